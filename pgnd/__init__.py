@@ -1,0 +1,1 @@
+"""Manipulation: particle-grid neural dynamics (PGND) of deformable objects, Gaussian splats, MPPI planning and ROS 2 node."""
