@@ -170,13 +170,11 @@ class Mppi:
         # process eps_t = a eps_{t-1} + sqrt(1 - a^2) w_t with unit variance per step,
         # so smoothing costs one batched matmul instead of a Python loop over T.
         self.smoother = _ar1_matrix(T, cfg.noise_smoothing).to(self.device, dtype)  # [T, T]
-        # Samples whose noise is forced: 0 -> nominal, 1 -> zero action.
-        self.keep_mask = torch.ones(K, 1, 1, device=self.device, dtype=dtype)  # [K, 1, 1]
-        self.zero_mask = torch.ones(K, 1, 1, device=self.device, dtype=dtype)  # [K, 1, 1]
-        if cfg.include_nominal:
-            self.keep_mask[0] = 0.0
-        if cfg.include_zero:
-            self.zero_mask[int(cfg.include_nominal)] = 0.0
+        self.smooth = cfg.noise_smoothing > 0.0  # white noise needs no matmul
+        self.bounded = bool(cfg.action_min or cfg.action_max)
+        # Samples whose actions are forced: 0 -> the nominal plan, then (optionally) all zeros.
+        self.nominal_index = 0 if cfg.include_nominal else None
+        self.zero_index = int(cfg.include_nominal) if cfg.include_zero else None
         self.generator: torch.Generator | None = None
         if cfg.seed is not None:
             self.generator = torch.Generator(device=self.device)
@@ -196,10 +194,15 @@ class Mppi:
     def sample(self, scale: float = 1.0) -> Tensor:
         """Bounded action samples around the nominal plan: [K, T, nu]."""
         K, T, nu = self.cfg.num_samples, self.cfg.horizon, self.cfg.nu
-        white = torch.randn(K, T, nu, device=self.device, dtype=self.dtype, generator=self.generator)
-        noise = torch.einsum("ts,ksn->ktn", self.smoother, white) * (self.sigma * scale)  # [K, T, nu]
-        actions = (self.nominal + noise * self.keep_mask) * self.zero_mask  # [K, T, nu]
-        return _clamp(actions, self.lo, self.hi)
+        noise = torch.randn(K, T, nu, device=self.device, dtype=self.dtype, generator=self.generator)
+        if self.smooth:
+            noise = torch.einsum("ts,ksn->ktn", self.smoother, noise)
+        actions = torch.addcmul(self.nominal, noise, self.sigma * scale)  # [K, T, nu]
+        if self.nominal_index is not None:
+            actions[self.nominal_index] = self.nominal
+        if self.zero_index is not None:
+            actions[self.zero_index] = 0.0
+        return _clamp(actions, self.lo, self.hi) if self.bounded else actions
 
     def update(self, batch: RolloutBatch) -> MppiResult:
         """Score ``batch`` with every enabled critic and move the plan to the weighted average."""
@@ -299,4 +302,4 @@ def _ar1_matrix(T: int, a: float) -> Tensor:
 
 
 def _clamp(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
-    return torch.maximum(torch.minimum(x, hi), lo)
+    return torch.clamp(x, min=lo, max=hi)
