@@ -16,7 +16,6 @@ Writes benchmarks/results/mppi.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time

@@ -161,7 +161,7 @@ class Mppi:
         self.critics = [c for c in critics if c.enabled]
         self.device = torch.device(device)
         self.dtype = dtype
-        K, T, nu = cfg.num_samples, cfg.horizon, cfg.nu
+        _K, T, nu = cfg.num_samples, cfg.horizon, cfg.nu
         self.sigma = torch.tensor(cfg.noise_sigma, device=self.device, dtype=dtype)  # [nu]
         inf = float("inf")
         self.lo = torch.tensor(cfg.action_min or (-inf,) * nu, device=self.device, dtype=dtype)  # [nu]

@@ -53,7 +53,9 @@ def test_dict_round_trip_with_nesting():
 
 def test_yaml_file_and_section(tmp_path):
     path = tmp_path / "planner.yaml"
-    path.write_text("planner:\n  rate_hz: 20\n  limits: {v_max: 0.8}\n  mppi: {num_samples: 256, noise_sigma: [0.2, 0.1]}\n")
+    path.write_text(
+        "planner:\n  rate_hz: 20\n  limits: {v_max: 0.8}\n  mppi: {num_samples: 256, noise_sigma: [0.2, 0.1]}\n"
+    )
     cfg = load_cfg_yaml(PlannerCfg, path, section="planner")
     assert cfg.rate_hz == 20.0 and cfg.limits.v_max == 0.8 and cfg.mppi.noise_sigma == (0.2, 0.1)
     with pytest.raises(ConfigError, match="missing section 'robot'"):

@@ -33,5 +33,16 @@ def test_setup_installs_launch_config_models_and_the_cli():
 
 
 def test_project_folders_exist():
-    for folder in ("dynamics_stack", "fdm_nav", "pgnd", "visual_irl", "sim", "launch", "config", "models", "tests", "benchmarks"):
+    for folder in (
+        "dynamics_stack",
+        "fdm_nav",
+        "pgnd",
+        "visual_irl",
+        "sim",
+        "launch",
+        "config",
+        "models",
+        "tests",
+        "benchmarks",
+    ):
         assert (ROOT / folder).is_dir(), folder

@@ -38,8 +38,12 @@ def _foreign_cloud(big_endian: bool) -> tuple[PointCloud2, np.ndarray]:
     expected = np.arange(18, dtype=np.float32).reshape(6, 3) / 4.0
     end = ">" if big_endian else "<"
     record = np.dtype(
-        {"names": ["x", "y", "z", "ring"], "formats": [end + "f4", end + "f4", end + "f8", end + "u2"],
-         "offsets": [0, 4, 8, 16], "itemsize": 24}
+        {
+            "names": ["x", "y", "z", "ring"],
+            "formats": [end + "f4", end + "f4", end + "f8", end + "u2"],
+            "offsets": [0, 4, 8, 16],
+            "itemsize": 24,
+        }
     )
     pts = np.zeros(6, dtype=record)
     pts["x"], pts["y"], pts["z"], pts["ring"] = expected[:, 0], expected[:, 1], expected[:, 2], 7

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 from geometry_msgs.msg import Twist
@@ -22,8 +23,8 @@ RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 def test_environment_keeps_dds_on_loopback():
     assert os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
-    profile = os.environ["FASTDDS_DEFAULT_PROFILES_FILE"]
-    assert os.path.isfile(profile) and "<address>127.0.0.1</address>" in open(profile).read()
+    profile = Path(os.environ["FASTDDS_DEFAULT_PROFILES_FILE"])
+    assert "<address>127.0.0.1</address>" in profile.read_text()
     assert 1 <= int(os.environ["ROS_DOMAIN_ID"]) <= 101
 
 
