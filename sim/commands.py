@@ -1,0 +1,138 @@
+"""Velocity commands for data generation: time-correlated random commands and a goal-directed mode.
+
+Commands change only every ``hold`` seconds (0.5 s, the FDM's command step,
+anchors/FDM.md). The random mode draws each dimension from a Gaussian AR(1)
+latent mapped through the normal CDF, so the marginal of every command is
+uniform over its range while consecutive commands are correlated with time
+constant ``corr_time``; a robot also stands still for a while now and then.
+The goal-directed mode steers towards a random goal on the map (a
+proportional heading controller plus noise), which drives robots into
+obstacles as a planner-free navigator would. ``goal_fraction`` of the robots
+use the goal mode.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandCfg:
+    """Command generator settings; default ranges are the authors' training ranges (anchors/FDM.md)."""
+
+    hold: float = 0.5
+    """Seconds each command is held (the FDM's command step)."""
+    vx_range: tuple[float, float] = (-0.1, 1.5)
+    """Forward command range (m/s), anchors/FDM.md."""
+    vy_range: tuple[float, float] = (-0.4, 0.4)
+    """Lateral command range (m/s), anchors/FDM.md."""
+    wz_range: tuple[float, float] = (-1.0, 1.0)
+    """Yaw-rate command range (rad/s), anchors/FDM.md."""
+    corr_time: float = 2.0
+    """Correlation time (s) of the random commands."""
+    p_stand: float = 0.03
+    """Per-step probability of starting to stand still."""
+    p_unstand: float = 0.3
+    """Per-step probability of ending a stand-still."""
+    goal_fraction: float = 0.3
+    """Fraction of robots in goal-directed mode."""
+    goal_speed: float = 1.0
+    """Forward speed (m/s) of the goal mode far from the goal."""
+    goal_gain: float = 1.5
+    """Heading gain (1/s) of the goal mode."""
+    goal_noise: float = 0.15
+    """Std of noise added to goal-mode commands (m/s, rad/s)."""
+    goal_tolerance: float = 0.5
+    """Distance (m) at which a goal counts as reached and a new one is drawn."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.hold <= 10.0:
+            raise ValueError(f"hold must be in (0, 10] s, got {self.hold}")
+        for name in ("vx_range", "vy_range", "wz_range"):
+            lo, hi = getattr(self, name)
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                raise ValueError(f"{name} must be finite with lo <= hi, got {(lo, hi)}")
+        if self.corr_time <= 0:
+            raise ValueError(f"corr_time must be > 0, got {self.corr_time}")
+        for name in ("p_stand", "p_unstand", "goal_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.goal_tolerance <= 0 or self.goal_speed < 0 or self.goal_gain <= 0 or self.goal_noise < 0:
+            raise ValueError("goal_tolerance and goal_gain must be > 0, goal_speed and goal_noise >= 0")
+
+
+class CommandGenerator:
+    """Produces one command per robot per hold period; call ``next(poses)`` every ``hold`` seconds."""
+
+    def __init__(
+        self,
+        cfg: CommandCfg,
+        num_robots: int,
+        extent: tuple[float, float, float, float],  # x_min, x_max, y_min, y_max of the goal area (m)
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        self.cfg = cfg
+        self.n = num_robots
+        self.device = torch.device(device)
+        self.generator = torch.Generator(self.device).manual_seed(seed)
+        self.extent = extent
+        self._lo = torch.tensor([cfg.vx_range[0], cfg.vy_range[0], cfg.wz_range[0]], device=self.device)
+        self._hi = torch.tensor([cfg.vx_range[1], cfg.vy_range[1], cfg.wz_range[1]], device=self.device)
+        self._rho = math.exp(-cfg.hold / cfg.corr_time)
+        self.latent = self._randn(num_robots, 3)  # [N, 3]
+        self.standing = torch.zeros(num_robots, dtype=torch.bool, device=self.device)
+        self.goal_mode = self._rand(num_robots) < cfg.goal_fraction  # [N]
+        self.goals = self._sample_goals(num_robots)  # [N, 2]
+
+    def _rand(self, *shape: int) -> Tensor:
+        return torch.rand(shape, generator=self.generator, device=self.device)
+
+    def _randn(self, *shape: int) -> Tensor:
+        return torch.randn(shape, generator=self.generator, device=self.device)
+
+    def _sample_goals(self, n: int) -> Tensor:  # [n, 2]
+        x0, x1, y0, y1 = self.extent
+        u = self._rand(n, 2)
+        return torch.stack((x0 + (x1 - x0) * u[:, 0], y0 + (y1 - y0) * u[:, 1]), dim=-1)
+
+    def reset(self, env_ids: Tensor) -> None:
+        """Fresh latent state and goal for respawned robots."""
+        n = int(env_ids.numel())
+        if n == 0:
+            return
+        self.latent[env_ids] = self._randn(n, 3)
+        self.standing[env_ids] = False
+        self.goals[env_ids] = self._sample_goals(n)
+
+    def next(self, poses: Tensor) -> Tensor:  # poses [N, 3] -> commands [N, 3]
+        """Commands for the next hold period."""
+        cfg = self.cfg
+        # Random mode: AR(1) latent with unit variance -> uniform marginal via the normal CDF.
+        self.latent = self._rho * self.latent + math.sqrt(1.0 - self._rho**2) * self._randn(self.n, 3)
+        u = 0.5 * (1.0 + torch.erf(self.latent / math.sqrt(2.0)))
+        random_cmd = self._lo + (self._hi - self._lo) * u
+        start = self._rand(self.n) < cfg.p_stand
+        stop = self._rand(self.n) < cfg.p_unstand
+        self.standing = torch.where(self.standing, ~stop, start)
+        random_cmd = random_cmd.masked_fill(self.standing[:, None], 0.0)
+
+        # Goal mode: steer at the goal; draw a new goal when reached.
+        to_goal = self.goals - poses[:, :2]
+        dist = to_goal.norm(dim=-1)
+        reached = dist < cfg.goal_tolerance
+        if reached.any():
+            self.goals = torch.where(reached[:, None], self._sample_goals(self.n), self.goals)
+            to_goal = self.goals - poses[:, :2]
+            dist = to_goal.norm(dim=-1)
+        err = torch.atan2(to_goal[:, 1], to_goal[:, 0]) - poses[:, 2]
+        err = torch.remainder(err + math.pi, 2 * math.pi) - math.pi
+        vx = cfg.goal_speed * torch.cos(err).clamp(min=0.0) * (dist / 2.0).clamp(max=1.0)
+        goal_cmd = torch.stack((vx, torch.zeros_like(vx), cfg.goal_gain * err), dim=-1)
+        goal_cmd = goal_cmd + cfg.goal_noise * self._randn(self.n, 3)
+        goal_cmd = torch.minimum(torch.maximum(goal_cmd, self._lo), self._hi)
+        return torch.where(self.goal_mode[:, None], goal_cmd, random_cmd)

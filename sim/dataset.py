@@ -1,0 +1,179 @@
+"""``NavWindowDataset``: training windows for the FDM, cut from the shards that ``sim.datagen`` writes.
+
+A window starts at t0, a multiple of 0.5 s (a command boundary, where a
+height scan exists). Its fields (float32 tensors unless noted; layout in
+sim/README.md):
+
+- ``proprio``      [10, P]   proprio at 20 Hz ending at t0 (last row = t0), fields ``sim.sensors.PROPRIO_FIELDS``
+- ``state``        [10, 6]   x, y, sin(yaw), cos(yaw) in the base frame at t0, failure flag, energy (W/kg)
+- ``height_scan``  [60, 46]  scan at t0, NaN = missing (rows y +2.95..-2.95, columns x -0.5..+4.0)
+- ``commands``     [10, 3]   (vx, vy, wz) of each 0.5 s step after t0
+- ``poses``        [10, 3]   (x, y, yaw) at the end of each step, base frame at t0
+- ``failure``      [10]      1.0 from the step in which a failure happened onward
+- ``failure_cause`` int64 scalar: 0 none, 1 collision, 2 fall, 3 stuck, 4 tipping
+- ``terrain_type`` int64 scalar (index into ``sim.terrain.TERRAIN_TYPES``), ``terrain_seed`` int64 scalar
+
+A window is valid when all its samples (0.45 s before t0 to 5 s after) belong
+to one episode (no respawn inside) and the robot has not failed at t0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dynamics_stack.config import ConfigError
+
+HISTORY = 10  # proprio/state samples at 20 Hz (0.5 s), anchors/FDM.md
+HORIZON = 10  # command steps of 0.5 s (5 s), anchors/FDM.md
+SUB = 10  # 20 Hz samples per 0.5 s command step
+MANIFEST = "manifest.json"
+FORMAT = "dynstack-nav-shards/1"
+SHARD_KEYS = ("proprio", "pose", "failed", "cause", "energy", "episode", "scan", "command")
+
+
+def valid_windows(episode: np.ndarray, failed: np.ndarray) -> np.ndarray:  # [R, T20] x2 -> [W, 2] (robot, j)
+    """All valid (robot, j) window starts of a shard; t0 is 20 Hz sample ``SUB * j``."""
+    _, T = episode.shape
+    n_holds = (T - 1) // SUB
+    j = np.arange(1, n_holds - HORIZON + 1)  # needs HISTORY-1 samples before and HORIZON steps after
+    if j.size == 0:
+        return np.zeros((0, 2), np.int64)
+    a = SUB * j
+    first, last = a - (HISTORY - 1), a + SUB * HORIZON
+    same = episode[:, first] == episode[:, last]  # episode ids only grow, so equal ends mean one episode
+    ok = same & (failed[:, a] == 0)
+    r, k = np.nonzero(ok)
+    return np.stack((r, j[k]), axis=1).astype(np.int64)
+
+
+def window_failure_counts(episode: np.ndarray, failed: np.ndarray) -> tuple[int, int]:
+    """(valid windows, windows that contain a failure) of a shard."""
+    idx = valid_windows(episode, failed)
+    if idx.size == 0:
+        return 0, 0
+    end = SUB * idx[:, 1] + SUB * HORIZON
+    return int(idx.shape[0]), int(failed[idx[:, 0], end].sum())
+
+
+def is_validation_seed(terrain_seed: int, val_fraction: float) -> bool:
+    """Deterministic split by terrain seed (CRC32 hash), so a terrain never appears in both splits."""
+    return (zlib.crc32(str(int(terrain_seed)).encode()) % 10_000) / 10_000 < val_fraction
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The dataset manifest; a clear error when it is missing or not ours."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no dataset manifest here (run `dynstack nav gen-data` first)") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+    if data.get("format") != FORMAT:
+        raise ConfigError(f"{path}: field 'format': expected {FORMAT!r}, got {data.get('format')!r}")
+    return data
+
+
+def load_shard(path: str | Path) -> dict[str, np.ndarray]:
+    """Arrays of one shard file; a clear error when it is truncated or incomplete."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # zipfile/np errors for a truncated or foreign file
+        raise ConfigError(f"{path}: unreadable shard: {exc}") from exc
+    missing = [k for k in SHARD_KEYS if k not in arrays]
+    if missing:
+        raise ConfigError(f"{path}: shard lacks array(s) {', '.join(missing)}")
+    return arrays
+
+
+def _to_base_frame(xy: np.ndarray, yaw: np.ndarray, origin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) [T, 2] and yaw [T] expressed in the frame of ``origin`` = (x0, y0, yaw0)."""
+    c, s = math.cos(origin[2]), math.sin(origin[2])
+    d = xy - origin[:2]
+    local = np.stack((c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]), axis=-1)
+    rel = np.remainder(yaw - origin[2] + math.pi, 2 * math.pi) - math.pi
+    return local, rel
+
+
+class NavWindowDataset(Dataset):
+    """Random-access windows over every shard of a dataset folder (all shards are held in memory)."""
+
+    def __init__(
+        self,
+        folder: str | Path,
+        split: str = "all",
+        val_fraction: float = 0.2,
+        terrains: tuple[str, ...] | None = None,
+    ) -> None:
+        if split not in ("all", "train", "val"):
+            raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
+        if not 0.0 <= val_fraction <= 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        self.terrain_types: tuple[str, ...] = tuple(self.manifest["terrain_types"])
+        self.shards: list[dict[str, np.ndarray]] = []
+        self.shard_info: list[dict] = []
+        index = []
+        for info in self.manifest["shards"]:
+            if terrains is not None and info["terrain_type"] not in terrains:
+                continue
+            is_val = is_validation_seed(info["terrain_seed"], val_fraction)
+            if (split == "val" and not is_val) or (split == "train" and is_val):
+                continue
+            arrays = load_shard(self.folder / info["file"])
+            idx = valid_windows(arrays["episode"], arrays["failed"])
+            s = len(self.shards)
+            self.shards.append(arrays)
+            self.shard_info.append(info)
+            index.append(np.concatenate((np.full((idx.shape[0], 1), s, np.int64), idx), axis=1))
+        self.index = np.concatenate(index, axis=0) if index else np.zeros((0, 3), np.int64)  # [W, 3] shard, robot, j
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        s, r, j = (int(v) for v in self.index[i])
+        z, info = self.shards[s], self.shard_info[s]
+        a = SUB * j
+        hist = slice(a - (HISTORY - 1), a + 1)
+        ends = a + SUB * np.arange(1, HORIZON + 1)  # 20 Hz index at the end of each step
+        pose = z["pose"][r]  # [T20, 3]
+        origin = pose[a].astype(np.float64)
+        h_xy, h_yaw = _to_base_frame(pose[hist, :2], pose[hist, 2], origin)
+        f_xy, f_yaw = _to_base_frame(pose[ends, :2], pose[ends, 2], origin)
+        failed = z["failed"][r]
+        state = np.concatenate(
+            (
+                h_xy,
+                np.sin(h_yaw)[:, None],
+                np.cos(h_yaw)[:, None],
+                failed[hist, None].astype(np.float32),
+                z["energy"][r, hist, None],
+            ),
+            axis=1,
+        )
+        cause = int(z["cause"][r, ends[-1]]) if failed[ends[-1]] else 0
+        f32 = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)  # noqa: E731
+        return {
+            "proprio": f32(z["proprio"][r, hist]),  # [10, P]
+            "state": f32(state),  # [10, 6]
+            "height_scan": f32(z["scan"][r, j]),  # [60, 46]
+            "commands": f32(z["command"][r, j : j + HORIZON]),  # [10, 3]
+            "poses": f32(np.concatenate((f_xy, f_yaw[:, None]), axis=1)),  # [10, 3]
+            "failure": f32(failed[ends]),  # [10]
+            "failure_cause": torch.tensor(cause, dtype=torch.int64),
+            "terrain_type": torch.tensor(self.terrain_types.index(info["terrain_type"]), dtype=torch.int64),
+            "terrain_seed": torch.tensor(int(info["terrain_seed"]), dtype=torch.int64),
+        }
