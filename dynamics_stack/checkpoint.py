@@ -158,3 +158,51 @@ def load_card(path: str | Path, verify: bool = True) -> ModelCard:
                     f"(card {entry['sha256'][:12]}..., file {actual[:12]}...): the file is corrupted or was replaced"
                 )
     return card
+
+
+def save_training_state(
+    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, extra: Mapping[str, Any]
+) -> None:
+    """One atomic safetensors file holding model, optimizer tensors and JSON-able ``extra`` (epoch, scheduler...).
+
+    Written as a single file so a crash can never pair new weights with an old epoch count.
+    """
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    opt_plain: dict[str, Any] = {"param_groups": opt["param_groups"], "state": {}}
+    for idx, entry in opt["state"].items():
+        plain = {}
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{idx}.{key}"] = value
+            else:
+                plain[key] = value
+        opt_plain["state"][str(idx)] = plain
+    meta = {"extra": json.dumps(dict(extra)), "optimizer": json.dumps(opt_plain)}
+    save_weights(path, tensors, metadata=meta)
+
+
+def load_training_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore what :func:`save_training_state` wrote; returns ``extra``. Errors name the file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    tensors = load_weights(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        extra, opt_plain = json.loads(meta["extra"]), json.loads(meta["optimizer"])
+    except (KeyError, json.JSONDecodeError, SafetensorError) as exc:
+        raise ModelFileError(f"{path}: not a training checkpoint of this project ({exc})") from exc
+    model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(model_state, strict=True)
+    except RuntimeError as exc:
+        raise ModelFileError(f"{path}: checkpoint does not fit the model ({exc})") from exc
+    state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in opt_plain["state"].items()}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": opt_plain["param_groups"]})
+    return extra

@@ -105,6 +105,10 @@ def export_onnx(spec: GraphSpec, path: str | Path, opset: int = ONNX_OPSET) -> P
         # The TorchScript-based exporter handles GRUs and grid ops without onnxscript; torch
         # warns that it is deprecated, which is known and not the user's concern.
         warnings.simplefilter("ignore", category=DeprecationWarning)
+        # Its GRU note concerns exporting nn.GRU with a dynamic batch; our recurrent graphs have fixed batch 1.
+        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
+        # nn.GRU's Python-side size checks trigger tracer notes; they hold for every input we export.
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
             spec.module,
             spec.dummy_inputs,

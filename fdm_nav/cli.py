@@ -59,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     render.set_defaults(func=_render_scenario)
 
+    from fdm_nav.cli_model import register_model_commands  # train, eval-model (the FDM itself)
+
+    register_model_commands(sub)
+
 
 def _gen_data(args: argparse.Namespace) -> int:
     from dynamics_stack.config import ConfigError
