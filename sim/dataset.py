@@ -97,13 +97,12 @@ def load_shard(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _to_base_frame(xy: np.ndarray, yaw: np.ndarray, origin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) [T, 2] and yaw [T] expressed in the frame of ``origin`` = (x0, y0, yaw0)."""
-    c, s = math.cos(origin[2]), math.sin(origin[2])
-    d = xy - origin[:2]
-    local = np.stack((c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]), axis=-1)
-    rel = np.remainder(yaw - origin[2] + math.pi, 2 * math.pi) - math.pi
-    return local, rel
+def _to_base_frame(pose: np.ndarray, origin: np.ndarray) -> np.ndarray:  # [B, T, 3], [B, 3] -> [B, T, 3]
+    """Map-frame (x, y, yaw) expressed in the frame of each row's ``origin`` = (x0, y0, yaw0)."""
+    c, s = np.cos(origin[:, 2])[:, None], np.sin(origin[:, 2])[:, None]
+    dx, dy = pose[..., 0] - origin[:, None, 0], pose[..., 1] - origin[:, None, 1]
+    rel = np.remainder(pose[..., 2] - origin[:, None, 2] + math.pi, 2 * math.pi) - math.pi
+    return np.stack((c * dx + s * dy, -s * dx + c * dy, rel), axis=-1)
 
 
 class NavWindowDataset(Dataset):
@@ -144,36 +143,54 @@ class NavWindowDataset(Dataset):
         return int(self.index.shape[0])
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        s, r, j = (int(v) for v in self.index[i])
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window {i} out of range for {len(self)} windows")
+        return {k: v[0] for k, v in self.batch([i]).items()}
+
+    def batch(self, indices) -> dict[str, torch.Tensor]:  # indices [B] -> fields with a leading B
+        """Windows ``indices`` stacked, in one vectorised gather per shard (much faster than items)."""
+        sel = self.index[np.asarray(indices, dtype=np.int64).reshape(-1)]  # [B, 3] shard, robot, j
+        parts: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
+        for s in np.unique(sel[:, 0]):
+            rows = np.nonzero(sel[:, 0] == s)[0]
+            parts.append((rows, self._gather(int(s), sel[rows, 1], sel[rows, 2])))
+        order = np.argsort(np.concatenate([rows for rows, _ in parts]), kind="stable")
+        keys = parts[0][1].keys() if parts else ()
+        out = {k: np.concatenate([p[k] for _, p in parts], axis=0)[order] for k in keys}
+        return {
+            k: torch.as_tensor(v, dtype=torch.int64 if v.dtype.kind in "iu" else torch.float32) for k, v in out.items()
+        }
+
+    def _gather(self, s: int, r: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
         z, info = self.shards[s], self.shard_info[s]
-        a = SUB * j
-        hist = slice(a - (HISTORY - 1), a + 1)
-        ends = a + SUB * np.arange(1, HORIZON + 1)  # 20 Hz index at the end of each step
-        pose = z["pose"][r]  # [T20, 3]
-        origin = pose[a].astype(np.float64)
-        h_xy, h_yaw = _to_base_frame(pose[hist, :2], pose[hist, 2], origin)
-        f_xy, f_yaw = _to_base_frame(pose[ends, :2], pose[ends, 2], origin)
-        failed = z["failed"][r]
+        a = SUB * j  # [B] 20 Hz index of t0
+        hist = a[:, None] + np.arange(-(HISTORY - 1), 1)  # [B, 10]
+        ends = a[:, None] + SUB * np.arange(1, HORIZON + 1)  # [B, 10] 20 Hz index at the end of each step
+        rr = r[:, None]
+        origin = z["pose"][r, a].astype(np.float64)  # [B, 3]
+        past = _to_base_frame(z["pose"][rr, hist].astype(np.float64), origin)  # [B, 10, 3]
+        future = _to_base_frame(z["pose"][rr, ends].astype(np.float64), origin)  # [B, 10, 3]
+        failed = z["failed"][rr, ends].astype(np.float32)  # [B, 10]
         state = np.concatenate(
             (
-                h_xy,
-                np.sin(h_yaw)[:, None],
-                np.cos(h_yaw)[:, None],
-                failed[hist, None].astype(np.float32),
-                z["energy"][r, hist, None],
+                past[..., :2],
+                np.sin(past[..., 2:3]),
+                np.cos(past[..., 2:3]),
+                z["failed"][rr, hist][..., None].astype(np.float32),
+                z["energy"][rr, hist][..., None],
             ),
-            axis=1,
-        )
-        cause = int(z["cause"][r, ends[-1]]) if failed[ends[-1]] else 0
-        f32 = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)  # noqa: E731
+            axis=-1,
+        )  # [B, 10, 6]
+        cause = np.where(failed[:, -1] > 0, z["cause"][r, ends[:, -1]], 0).astype(np.int64)  # [B]
+        B = r.shape[0]
         return {
-            "proprio": f32(z["proprio"][r, hist]),  # [10, P]
-            "state": f32(state),  # [10, 6]
-            "height_scan": f32(z["scan"][r, j]),  # [60, 46]
-            "commands": f32(z["command"][r, j : j + HORIZON]),  # [10, 3]
-            "poses": f32(np.concatenate((f_xy, f_yaw[:, None]), axis=1)),  # [10, 3]
-            "failure": f32(failed[ends]),  # [10]
-            "failure_cause": torch.tensor(cause, dtype=torch.int64),
-            "terrain_type": torch.tensor(self.terrain_types.index(info["terrain_type"]), dtype=torch.int64),
-            "terrain_seed": torch.tensor(int(info["terrain_seed"]), dtype=torch.int64),
+            "proprio": z["proprio"][rr, hist].astype(np.float32),  # [B, 10, P]
+            "state": state.astype(np.float32),  # [B, 10, 6]
+            "height_scan": z["scan"][r, j].astype(np.float32),  # [B, 60, 46]
+            "commands": z["command"][rr, j[:, None] + np.arange(HORIZON)].astype(np.float32),  # [B, 10, 3]
+            "poses": future.astype(np.float32),  # [B, 10, 3]
+            "failure": failed,  # [B, 10]
+            "failure_cause": cause,  # [B]
+            "terrain_type": np.full(B, self.terrain_types.index(info["terrain_type"]), np.int64),  # [B]
+            "terrain_seed": np.full(B, int(info["terrain_seed"]), np.int64),  # [B]
         }

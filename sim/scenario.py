@@ -198,3 +198,24 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
 def shipped_scenarios() -> list[Path]:
     """The scenario files shipped in sim/scenarios/nav/."""
     return sorted(SCENARIO_DIR.glob("*.yaml"))
+
+
+def make_sim(
+    scenario: Scenario,
+    num_robots: int = 1,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    height_map: HeightMap | None = None,
+) -> TerrainSim:
+    """A ``TerrainSim`` of the scenario's platform and terrain with every robot reset to the start pose."""
+    hm = height_map if height_map is not None else build_terrain(scenario.terrain, device)
+    sim = TerrainSim(load_platform(scenario.platform), hm, num_robots, device, seed=seed)
+    s = scenario.start
+    sim.reset(torch.tensor([[s.x, s.y, s.yaw]], device=sim.device).expand(num_robots, 3))
+    return sim
+
+
+def goal_reached(scenario: Scenario, poses: torch.Tensor) -> torch.Tensor:  # poses [N, 3] -> [N] bool
+    """Whether each pose is within the goal tolerance."""
+    goal = torch.tensor([scenario.goal.x, scenario.goal.y], device=poses.device)
+    return (poses[:, :2] - goal).norm(dim=-1) <= scenario.goal.tolerance

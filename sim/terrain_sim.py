@@ -34,6 +34,7 @@ from sim.terrain import HeightMap
 PHYSICS_DT = 0.02  # s, the physics step
 PLANNING_TICK = 0.1  # s, the planner's replanning period (10 Hz, anchors/FDM.md)
 GRAVITY = 9.81  # m/s^2
+_TINY = 1e-9  # magnitudes below this are set to 0 (keeps floats out of the slow subnormal range)
 
 # Failure causes (dataset field ``failure_cause``).
 CAUSE_NONE, CAUSE_COLLISION, CAUSE_FALL, CAUSE_STUCK, CAUSE_TIPPING = 0, 1, 2, 3, 4
@@ -326,9 +327,13 @@ class TerrainSim:
         new_failure = cause > 0
         self.failure_cause = torch.where(new_failure, cause, self.failure_cause)
         self.failed = self.failed | new_failure
-        self.vel = self.vel.masked_fill(self.failed[:, None], 0.0)
+        # Frozen robots have no motion; values that decay towards 0 are snapped to 0 before they become
+        # subnormal floats, which are 10-20x slower on CPUs (measured: a stairs shard took 29 s instead of 2 s).
+        self.vel = torch.where(self.failed[:, None] | (self.vel.abs() < _TINY), 0.0, self.vel)
         self.vz = self.vz.masked_fill(self.failed, 0.0)
-        self.tilt_rate = self.tilt_rate.masked_fill(self.failed[:, None], 0.0)
+        self.tilt_rate = torch.where(self.failed[:, None] | (self.tilt_rate.abs() < _TINY), 0.0, self.tilt_rate)
+        self.tilt = torch.where(self.tilt.abs() < _TINY, 0.0, self.tilt)
+        self.energy = torch.where(self.energy < _TINY, 0.0, self.energy)
         self.time += dt
         return StepInfo(
             failed=self.failed,

@@ -78,7 +78,7 @@ def test_render_scenario_refuses_a_bad_trajectory(tmp_path, capsys):
 def test_gen_data_then_data_info_then_loader(tmp_path, capsys):
     out = tmp_path / "ds"
     args = ["nav", "gen-data", "--out", str(out), "--robots", "2", "--seconds", "6", "--terrains", "boxes",
-            "--terrain-size", "10", "--seed", "4", "--no-progress"]  # fmt: skip
+            "--terrain-size", "10", "--seed", "4", "--no-progress", "--threads", "0"]  # fmt: skip
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["complete"] and summary["totals"]["shards_done"] == 1
@@ -88,7 +88,10 @@ def test_gen_data_then_data_info_then_loader(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["last_run"]["new_shards"] == 0
 
 
-@pytest.mark.parametrize(("extra", "message"), [(["--seconds", "5"], "seconds"), (["--terrains", "lava"], "terrains")])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--seconds", "5"], "seconds"), (["--terrains", "lava"], "terrains"), (["--threads", "-1"], "threads")],
+)
 def test_gen_data_refuses_bad_arguments(tmp_path, capsys, extra, message):
     args = [
         "nav",
@@ -100,6 +103,8 @@ def test_gen_data_refuses_bad_arguments(tmp_path, capsys, extra, message):
         "--seconds",
         "6",
         "--no-progress",
+        "--threads",
+        "0",
         *extra,
     ]
     assert main(args) == 2

@@ -170,3 +170,14 @@ def test_bad_generation_settings_are_refused():
         GenDataCfg(terrains=("lava",))
     with pytest.raises(ValueError, match="respawn_after"):
         GenDataCfg(respawn_after=2.0)
+
+
+def test_batch_gathers_the_same_windows_as_items(dataset_dir):
+    ds = NavWindowDataset(dataset_dir)
+    picks = [len(ds) - 1, 0, len(ds) // 2, 0]  # across shards, repeated, out of order
+    batch = ds.batch(picks)
+    for row, i in enumerate(picks):
+        item = ds[i]
+        for key, value in item.items():
+            torch.testing.assert_close(batch[key][row], value, equal_nan=True)
+    assert batch["failure_cause"].dtype == torch.int64

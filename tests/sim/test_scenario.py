@@ -109,3 +109,37 @@ def test_unreadable_files_get_clear_errors(tmp_path):
         load_scenario(write(tmp_path, "name: [unclosed"))
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_scenario(write(tmp_path, "- just\n- a list\n"))
+
+
+def test_make_sim_places_robots_at_the_start_and_a_straight_walk_reaches_the_goal():
+    from sim.scenario import goal_reached, make_sim
+
+    sc = load_scenario(next(p for p in SHIPPED if p.stem == "flat_01"))
+    sim = make_sim(sc, num_robots=2)
+    assert sim.poses.tolist() == [[sc.start.x, sc.start.y, sc.start.yaw]] * 2
+    import torch
+
+    for _ in range(200):  # 20 s at 0.1 s ticks
+        sim.advance_tick(torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+        if goal_reached(sc, sim.poses)[0]:
+            break
+    assert goal_reached(sc, sim.poses).tolist() == [True, False]
+
+
+def test_direct_line_is_blocked_or_deadly_where_tagged():
+    """Walking straight at the goal fails in the scenarios tagged direct_blocked / direct_deadly."""
+    import torch
+
+    from sim.scenario import make_sim
+
+    for path in SHIPPED:
+        data = yaml.safe_load(path.read_text())
+        if not {"direct_blocked", "direct_deadly"} & set(data.get("tags", [])):
+            continue
+        sc = load_scenario(path)
+        sim = make_sim(sc)
+        for _ in range(400):
+            sim.advance_tick(torch.tensor([[0.8, 0.0, 0.0]]))  # start yaw faces the goal in these files
+            if bool(sim.failed[0]):
+                break
+        assert bool(sim.failed[0]), path.name
