@@ -77,21 +77,29 @@ def height_scan(
     cfg: HeightScanCfg = HeightScanCfg(),
     generator: torch.Generator | None = None,
 ) -> Tensor:  # [N, 60, 46]
-    """Yaw-aligned height scans of N robots (nearest-cell lookups, like rays hitting a grid map)."""
-    local = scan_points_body(poses.device).reshape(1, -1, 2)  # [1, 2760, 2]
+    """Yaw-aligned height scans of N robots (nearest-cell lookups, like rays hitting a grid map).
+
+    Works in cell units so each cell costs one rotation, one rounding and one gather
+    (the scan is the simulator's most expensive sensor).
+    """
+    inv = 1.0 / height_map.resolution
+    H, W = height_map.shape
+    local = scan_points_body(poses.device).reshape(1, -1, 2) * inv  # [1, 2760, 2] in cells
+    flat = height_map.heights.reshape(-1)
     out = []
     for start in range(0, poses.shape[0], cfg.chunk):
         p = poses[start : start + cfg.chunk]
         c, s = torch.cos(p[:, 2:3]), torch.sin(p[:, 2:3])  # [n, 1]
-        wx = p[:, 0:1] + c * local[..., 0] - s * local[..., 1]  # [n, 2760]
-        wy = p[:, 1:2] + s * local[..., 0] + c * local[..., 1]  # [n, 2760]
-        xy = torch.stack((wx, wy), dim=-1)  # [n, 2760, 2]
-        h = height_map.sample_nearest(xy)  # [n, 2760]
-        value = z_base[start : start + cfg.chunk, None] - h - SCAN_OFFSET
+        u0 = (p[:, 0:1] - height_map.origin[0]) * inv  # [n, 1] robot position in cell units
+        v0 = (p[:, 1:2] - height_map.origin[1]) * inv
+        i = torch.round(u0 + c * local[..., 0] - s * local[..., 1]).long()  # [n, 2760] nearest cell
+        j = torch.round(v0 + s * local[..., 0] + c * local[..., 1]).long()
+        missing = (i < 0) | (i >= H) | (j < 0) | (j >= W)  # off the map
+        h = flat[i.clamp_(0, H - 1) * W + j.clamp_(0, W - 1)]  # [n, 2760]
+        value = z_base[start : start + cfg.chunk, None] - SCAN_OFFSET - h
         if cfg.noise_std > 0:
             value = value + cfg.noise_std * torch.randn(value.shape, generator=generator, device=value.device)
         value = value.clamp_(*SCAN_CLIP)
-        missing = ~height_map.inside(xy)
         if cfg.dropout > 0:
             missing |= torch.rand(value.shape, generator=generator, device=value.device) < cfg.dropout
         out.append(value.masked_fill_(missing, float("nan")).reshape(-1, *SCAN_SHAPE))

@@ -409,7 +409,7 @@ def sample_params(kind: str, rng: np.random.Generator, extent: tuple[float, floa
     if kind == "rough":
         return RoughParams(block=float(rng.uniform(0.2, 0.6)), max_height=float(rng.uniform(0.05, 0.05 + 0.2 * d)))
     if kind == "boxes":
-        return BoxesParams(num_boxes=max(1, int(area / 12 * d)), height_min=0.05, height_max=0.1 + 0.4 * d)
+        return BoxesParams(num_boxes=max(1, int(area / 12 * d)), height_min=0.05, height_max=0.1 + 0.6 * d)
     if kind == "pillars":
         return PillarsParams(num_pillars=max(1, int(area / 10 * d)))
     if kind == "walls":

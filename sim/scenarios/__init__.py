@@ -1,0 +1,1 @@
+"""Scenario files for the embedded simulators and the Isaac Sim runners."""

@@ -1,0 +1,1 @@
+"""Platform YAML files (data only; a package so that setup.py installs them)."""

@@ -1,0 +1,1 @@
+"""Shipped navigation scenario YAML files (data only; a package so that setup.py installs them)."""
