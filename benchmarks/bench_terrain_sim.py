@@ -133,6 +133,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    load_before = round(os.getloadavg()[0], 2)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
     print(
@@ -155,6 +156,9 @@ def main() -> int:
             "cpu_count": os.cpu_count(),
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
+            "load_avg_1min_before": load_before,
+            "load_avg_1min_after": round(os.getloadavg()[0], 2),
+            "note": "shared 2-core machine; other sessions' processes may have run concurrently (see load_avg)",
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         },
         "physics_dt": PHYSICS_DT,

@@ -289,6 +289,8 @@ class TerrainSim:
         m1 = move[:, None]
         old_xy = self.poses[:, :2]
         self.poses = torch.where(m1, cand, self.poses)
+        # A blocked robot may still turn in place (its contacts are re-checked on the next step).
+        self.poses[:, 2] = torch.where(blocked, cand[:, 2], self.poses[:, 2])
         vel = torch.where(blocked[:, None], vel * torch.tensor([0.0, 0.0, 1.0], device=self.device), vel)
         vel = vel.masked_fill(collide[:, None], 0.0)
         self.contact_h = torch.where(m1, contacts, self.contact_h)
@@ -327,8 +329,8 @@ class TerrainSim:
         new_failure = cause > 0
         self.failure_cause = torch.where(new_failure, cause, self.failure_cause)
         self.failed = self.failed | new_failure
-        # Frozen robots have no motion; values that decay towards 0 are snapped to 0 before they become
-        # subnormal floats, which are 10-20x slower on CPUs (measured: a stairs shard took 29 s instead of 2 s).
+        # Frozen robots have no motion. Values that decay towards 0 (tilt on flat ground did) are snapped to 0
+        # so they never become subnormal floats, whose arithmetic is slow on some CPUs (no slowdown measured here).
         self.vel = torch.where(self.failed[:, None] | (self.vel.abs() < _TINY), 0.0, self.vel)
         self.vz = self.vz.masked_fill(self.failed, 0.0)
         self.tilt_rate = torch.where(self.failed[:, None] | (self.tilt_rate.abs() < _TINY), 0.0, self.tilt_rate)

@@ -176,3 +176,17 @@ def test_sample_free_poses_are_safe():
     sim = TerrainSim(ANYMAL, hm, 64)
     poses = sim.sample_free_poses(64)
     assert sim.pose_is_safe(poses).all()
+
+
+def test_a_blocked_robot_can_still_turn_away():
+    sim = TerrainSim(ANYMAL, step_map(0.3), 1)
+    sim.reset(torch.tensor([[-0.5, 0.0, 0.0]]))  # front feet 0.14 m before a 0.3 m step
+    blocked_once = False
+    for _ in range(40):  # drive into the step until it blocks
+        info = sim.step(torch.tensor([[0.8, 0.0, 0.0]]))
+        blocked_once |= bool(info.blocked[0])
+    for _ in range(25):
+        info = sim.step(torch.tensor([[0.8, 0.0, 1.0]]))
+        blocked_once |= bool(info.blocked[0])
+    assert blocked_once and not bool(sim.failed[0])
+    assert abs(float(sim.poses[0, 2])) > 0.1
