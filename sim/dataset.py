@@ -114,7 +114,24 @@ class NavWindowDataset(Dataset):
         split: str = "all",
         val_fraction: float = 0.2,
         terrains: tuple[str, ...] | None = None,
+        *,
+        max_slow_fraction: float = 1.0,
+        slow_distance: float = 1.0,
+        failure_repeat: int = 1,
+        seed: int = 0,
     ) -> None:
+        """Index every valid window of the chosen split.
+
+        ``max_slow_fraction`` < 1 keeps at most that share of failure-free windows whose final
+        position is closer than ``slow_distance`` (m) to the start (the authors cap those at 10 %);
+        ``failure_repeat`` > 1 lists windows that contain a failure that many times (the
+        authors add extra windows before collisions). Both are off by default; ``seed``
+        fixes which slow windows are dropped.
+        """
+        if not 0.0 <= max_slow_fraction <= 1.0:
+            raise ValueError(f"max_slow_fraction must be in [0, 1], got {max_slow_fraction}")
+        if failure_repeat < 1:
+            raise ValueError(f"failure_repeat must be >= 1, got {failure_repeat}")
         if split not in ("all", "train", "val"):
             raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
         if not 0.0 <= val_fraction <= 1.0:
@@ -138,6 +155,33 @@ class NavWindowDataset(Dataset):
             self.shard_info.append(info)
             index.append(np.concatenate((np.full((idx.shape[0], 1), s, np.int64), idx), axis=1))
         self.index = np.concatenate(index, axis=0) if index else np.zeros((0, 3), np.int64)  # [W, 3] shard, robot, j
+        if max_slow_fraction < 1.0 or failure_repeat > 1:
+            self.index = self._rebalance(max_slow_fraction, slow_distance, failure_repeat, seed)
+
+    def window_stats(self) -> tuple[np.ndarray, np.ndarray]:  # -> distance [W], has_failure [W] bool
+        """Final distance from the start (m) and whether a failure happens, for every indexed window."""
+        dist = np.zeros(len(self), np.float64)
+        fail = np.zeros(len(self), bool)
+        for s, z in enumerate(self.shards):
+            rows = np.nonzero(self.index[:, 0] == s)[0]
+            r, a = self.index[rows, 1], SUB * self.index[rows, 2]
+            end = a + SUB * HORIZON
+            dist[rows] = np.linalg.norm(z["pose"][r, end, :2] - z["pose"][r, a, :2], axis=-1)
+            fail[rows] = z["failed"][r, end] > 0
+        return dist, fail
+
+    def _rebalance(self, max_slow_fraction: float, slow_distance: float, failure_repeat: int, seed: int) -> np.ndarray:
+        dist, fail = self.window_stats()
+        rng = np.random.default_rng(seed)
+        slow = np.nonzero((dist < slow_distance) & ~fail)[0]  # windows with a failure are never dropped
+        fast = np.nonzero((dist >= slow_distance) | fail)[0]
+        # keep k slow windows so that k / (k + rest) <= max_slow_fraction
+        limit = (
+            len(slow) if max_slow_fraction >= 1.0 else int(max_slow_fraction * len(fast) / (1.0 - max_slow_fraction))
+        )
+        keep = np.sort(np.concatenate((fast, rng.permutation(slow)[: min(len(slow), limit)])))
+        extra = [keep[fail[keep]]] * (failure_repeat - 1)
+        return self.index[np.sort(np.concatenate([keep, *extra]))]
 
     def __len__(self) -> int:
         return int(self.index.shape[0])

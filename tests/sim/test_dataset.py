@@ -181,3 +181,16 @@ def test_batch_gathers_the_same_windows_as_items(dataset_dir):
         for key, value in item.items():
             torch.testing.assert_close(batch[key][row], value, equal_nan=True)
     assert batch["failure_cause"].dtype == torch.int64
+
+
+def test_rebalancing_caps_slow_windows_and_repeats_failures(dataset_dir):
+    plain = NavWindowDataset(dataset_dir)
+    dist, fail = plain.window_stats()
+    capped = NavWindowDataset(dataset_dir, max_slow_fraction=0.1, failure_repeat=3)
+    d2, f2 = capped.window_stats()
+    unique_rows = np.unique(capped.index, axis=0, return_index=True)[1]
+    d_u, f_u = d2[unique_rows], f2[unique_rows]
+    assert ((d_u < 1.0) & ~f_u).mean() <= 0.1 + 1e-9  # slow failure-free windows capped at 10 %
+    assert int(f_u.sum()) == int(fail.sum())  # no failure window dropped ...
+    assert int(f2.sum()) == 3 * int(fail.sum())  # ... and each listed 3 times
+    assert int(((d2 >= 1.0) & ~f2).sum()) == int(((dist >= 1.0) & ~fail).sum())
