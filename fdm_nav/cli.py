@@ -70,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     register_model_commands(sub)
 
+    from fdm_nav.cli_planning import register_planning_commands  # closed-loop benchmark
+
+    register_planning_commands(sub)
+
 
 def _gen_data(args: argparse.Namespace) -> int:
     import torch

@@ -1,0 +1,129 @@
+"""Closed-loop navigation benchmark: ``dynstack nav benchmark --scenarios ... --planner fdm|heuristic``.
+
+Runs every scenario file given (any file in the documented format, not only
+the shipped ones) for ``episodes`` episodes per planner in the embedded
+simulator at 10 Hz, and reports per scenario and overall: success, failure
+(by cause) and timeout rates, time to goal and path length of the successes,
+and planning time per cycle. Writes the JSON and one PNG per scenario with the
+executed trajectories of every planner over the height map.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from dynamics_stack.atomic import atomic_write_json
+from fdm_nav.closed_loop import EpisodeResult, run_episode
+from fdm_nav.planner import FdmPlanner, HeuristicPlanner, NavPlanner, PlannerCfg, TraversabilityCfg
+from sim.platform import load_platform
+from sim.scenario import Scenario, load_scenario
+from sim.terrain import build_terrain
+
+PLANNERS = ("fdm", "heuristic")
+ROUGH_TYPES = ("stairs", "rough", "pits", "mixed")  # the issue's rough-terrain group
+
+
+def make_planner(name: str, scenario: Scenario, model: Path | None, backend: str, cfg: PlannerCfg | None = None):
+    """A planner for ``scenario``'s platform: the FDM (needs ``model``) or the geometric heuristic."""
+    if name == "fdm":
+        from dynamics_stack.runtime import load_runtime
+
+        if model is None:
+            raise FileNotFoundError("the fdm planner needs --model CARD")
+        return FdmPlanner(load_runtime(model, backend=backend), cfg)
+    if name == "heuristic":
+        p = load_platform(scenario.platform)
+        trav = TraversabilityCfg(
+            max_step=p.max_step_up, max_drop=p.max_step_down, base_height=p.base_height, inflation=p.width / 2 + 0.1
+        )
+        return HeuristicPlanner(cfg, trav)
+    raise ValueError(f"unknown planner {name!r}; choose from {PLANNERS}")
+
+
+def aggregate(results: list[EpisodeResult]) -> dict[str, Any]:
+    """Rates and means over episodes."""
+    n = len(results)
+    outcomes = Counter(r.outcome for r in results)
+    causes = Counter(r.failure_cause for r in results if r.outcome == "failure")
+    wins = [r for r in results if r.outcome == "success"]
+    ms = [m for r in results for m in r.plan_ms]
+    return {
+        "episodes": n,
+        "success_rate": outcomes["success"] / n if n else 0.0,
+        "failure_rate": outcomes["failure"] / n if n else 0.0,
+        "timeout_rate": outcomes["timeout"] / n if n else 0.0,
+        "failure_causes": dict(causes),
+        "time_to_goal_s": statistics.mean(r.time_s for r in wins) if wins else None,
+        "path_length_m": statistics.mean(r.path_length_m for r in wins) if wins else None,
+        "plan_ms_median": statistics.median(ms) if ms else None,
+    }
+
+
+def run_benchmark(
+    scenario_paths: list[Path],
+    planners: list[str],
+    episodes: int,
+    model: Path | None,
+    backend: str = "torch",
+    plots: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Every planner on every scenario; returns the report (also used by the demo)."""
+    scenarios = [load_scenario(p) for p in scenario_paths]
+    per_scenario: dict[str, Any] = {}
+    by_planner: dict[str, list[EpisodeResult]] = {p: [] for p in planners}
+    bar = tqdm(total=len(scenarios) * len(planners) * episodes, desc="episodes", disable=not progress, unit="ep")
+    for scenario in scenarios:
+        height_map = build_terrain(scenario.terrain)
+        entry: dict[str, Any] = {"file": scenario.source, "terrain": scenario.terrain.type, "planners": {}}
+        trajectories, labels = [], []
+        for name in planners:
+            planner: NavPlanner = make_planner(name, scenario, model, backend)
+            results = []
+            for e in range(episodes):
+                results.append(run_episode(scenario, planner, name, seed=e, height_map=height_map))
+                bar.update(1)
+            by_planner[name] += results
+            entry["planners"][name] = {**aggregate(results), "episodes_detail": [r.summary() for r in results]}
+            for i, r in enumerate(results):
+                trajectories.append([p[:2] for p in r.trajectory])
+                labels.append(f"{name} ep{i} ({r.outcome})")
+        if plots is not None:
+            entry["plot"] = str(_plot(scenario, height_map, trajectories, labels, plots))
+        per_scenario[scenario.name] = entry
+    bar.close()
+    overall = {name: aggregate(rs) for name, rs in by_planner.items()}
+    rough = {
+        name: aggregate([r for r in rs if _terrain_of(per_scenario, r.scenario) in ROUGH_TYPES])
+        for name, rs in by_planner.items()
+    }
+    return {
+        "planners": planners,
+        "episodes_per_scenario": episodes,
+        "overall": overall,
+        "rough_terrain": rough,
+        "scenarios": per_scenario,
+    }
+
+
+def _terrain_of(per_scenario: dict[str, Any], name: str) -> str:
+    return per_scenario[name]["terrain"]
+
+
+def _plot(scenario: Scenario, height_map, trajectories, labels, folder: Path) -> Path:
+    import numpy as np
+
+    from sim.render import render_scenario
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = [np.asarray(t, dtype=np.float32) for t in trajectories if len(t)]
+    return render_scenario(scenario, folder / f"{scenario.name}.png", arrays, labels, height_map=height_map)
+
+
+def write_benchmark(path: Path, report: dict[str, Any]) -> None:
+    atomic_write_json(path, report)

@@ -1,0 +1,66 @@
+"""``dynstack nav benchmark``: closed-loop planner comparison on scenario files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "fdm_anymal_d.card.json"
+
+
+def register_planning_commands(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser(
+        "benchmark",
+        help="run planners closed-loop on scenario files (success, failures, timeouts, time, path, planning ms)",
+    )
+    bench.add_argument("--scenarios", type=Path, nargs="+", required=True, help="scenario YAML files")
+    bench.add_argument("--planner", nargs="+", choices=("fdm", "heuristic"), default=["fdm"], help="planner(s)")
+    bench.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="FDM model card for the fdm planner")
+    bench.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="FDM runtime backend")
+    bench.add_argument("--episodes-per-scenario", type=int, default=1, help="episodes per scenario and planner")
+    bench.add_argument("--json", type=Path, required=True, help="report to write")
+    bench.add_argument("--plots", type=Path, help="folder for one PNG per scenario (default: beside the JSON)")
+    bench.add_argument("--no-progress", action="store_true")
+    bench.set_defaults(func=_benchmark)
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from fdm_nav.benchmark import run_benchmark, write_benchmark
+
+    if args.episodes_per_scenario < 1:
+        raise ValueError("--episodes-per-scenario must be >= 1")
+    report = run_benchmark(
+        args.scenarios,
+        args.planner,
+        args.episodes_per_scenario,
+        args.model if "fdm" in args.planner else None,
+        backend=args.backend,
+        plots=args.plots or args.json.parent / "plots",
+        progress=not args.no_progress,
+    )
+    write_benchmark(args.json, report)
+    print(format_table(report))
+    print(f"wrote {args.json}")
+    return 0
+
+
+def format_table(report: dict) -> str:
+    """Per-scenario and overall success/failure/timeout table, one column group per planner."""
+    planners = report["planners"]
+    head = f"{'scenario':<28}" + "".join(f"{p + ' S/F/T':>22}" for p in planners)
+    lines = [head, "-" * len(head)]
+
+    def cell(agg: dict) -> str:
+        return f"{agg['success_rate']:.0%}/{agg['failure_rate']:.0%}/{agg['timeout_rate']:.0%}"
+
+    for name, entry in report["scenarios"].items():
+        lines.append(f"{name:<28}" + "".join(f"{cell(entry['planners'][p]):>22}" for p in planners))
+    lines.append("-" * len(head))
+    lines.append(f"{'overall':<28}" + "".join(f"{cell(report['overall'][p]):>22}" for p in planners))
+    lines.append(
+        f"{'rough (stairs/rough/pits/mixed)':<28}"
+        + "".join(f"{cell(report['rough_terrain'][p]):>22}" for p in planners)
+    )
+    ms = "".join(f"{(report['overall'][p]['plan_ms_median'] or 0):>20.1f}ms" for p in planners)
+    lines.append(f"{'planning time (median)':<28}" + ms)
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""Navigation critics for the MPPI engine: goal, failure risk, smoothness, command limits.
+
+Each critic is a small object with ``name``, ``enabled``, ``weight`` and
+``score(batch) -> [K]`` (lower is better), configured by its own frozen
+``Cfg`` and chosen by name from ``NAV_CRITICS`` (as Nav2's MPPI critics).
+All of them read one immutable ``NavRolloutBatch`` per planning iteration.
+Poses are in the robot's base frame at planning time; the goal is given in
+that frame too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from dynamics_stack.mppi import RolloutBatch
+from fdm_nav.se2 import wrap_angle
+
+
+@dataclass(frozen=True)
+class NavRolloutBatch(RolloutBatch):
+    """Rollout of K command sequences: actions [K, T, 3] commands, states [K, T, 3] poses (x, y, yaw)."""
+
+    failure_prob: Tensor  # [K, T] probability of having failed by each step
+    goal: Tensor  # [3] goal x, y, yaw in the base frame (yaw NaN: any heading)
+    current_command: Tensor  # [3] the command being executed now (for smoothness)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CriticCfg:
+    """Fields every critic has."""
+
+    enabled: bool = True
+    """Whether the critic contributes."""
+    weight: float = 1.0
+    """Multiplier of the critic's cost."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.weight) and self.weight >= 0):
+            raise ValueError(f"weight must be finite and >= 0, got {self.weight}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoalCfg(CriticCfg):
+    """Distance to the goal at the end and along the path, heading near the goal."""
+
+    terminal: float = 10.0
+    """Weight of the final distance to the goal (anchor: x10)."""
+    path: float = 1.0
+    """Weight of the mean distance over the horizon (rewards getting closer early)."""
+    heading: float = 1.0
+    """Weight of the final heading error [rad] when the final pose is within heading_radius."""
+    heading_radius: float = 1.0
+    """Distance [m] to the goal below which the heading term applies."""
+
+
+class GoalCritic:
+    """Terminal and path distance to the goal, plus heading at the goal."""
+
+    Cfg = GoalCfg
+    name = "goal"
+
+    def __init__(self, cfg: GoalCfg):
+        self.cfg, self.enabled, self.weight = cfg, cfg.enabled, cfg.weight
+
+    def score(self, batch: NavRolloutBatch) -> Tensor:
+        dist = torch.linalg.vector_norm(batch.states[..., :2] - batch.goal[:2], dim=-1)  # [K, T]
+        cost = self.cfg.terminal * dist[:, -1] + self.cfg.path * dist.mean(dim=1)
+        yaw_err = wrap_angle(batch.states[:, -1, 2] - batch.goal[2]).abs()
+        near = (dist[:, -1] < self.cfg.heading_radius) & ~torch.isnan(batch.goal[2])
+        return cost + self.cfg.heading * torch.where(near, yaw_err, torch.zeros_like(yaw_err))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskCfg(CriticCfg):
+    """Hard penalty when any step's failure probability passes the threshold, plus expected risk."""
+
+    threshold: float = 0.5
+    """Failure probability above which a sample is 'risky' (anchor: 0.5)."""
+    hard_penalty: float = 1000.0
+    """Cost added to a risky sample (anchor: +1000)."""
+    expected: float = 10.0
+    """Weight of the largest failure probability over the horizon."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+
+
+class RiskCritic:
+    """Failure risk: a hard penalty above the threshold plus the expected (max) risk."""
+
+    Cfg = RiskCfg
+    name = "risk"
+
+    def __init__(self, cfg: RiskCfg):
+        self.cfg, self.enabled, self.weight = cfg, cfg.enabled, cfg.weight
+
+    def score(self, batch: NavRolloutBatch) -> Tensor:
+        peak = batch.failure_prob.max(dim=1).values  # [K]
+        return self.cfg.hard_penalty * (peak > self.cfg.threshold).to(peak.dtype) + self.cfg.expected * peak
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmoothnessCfg(CriticCfg):
+    """Squared change between consecutive commands (and from the command now executing)."""
+
+    scale: tuple[float, float, float] = (1.0, 2.0, 0.5)
+    """Per-axis weight of (vx, vy, wz) changes."""
+
+
+class SmoothnessCritic:
+    """Sum of squared command changes, scaled per axis."""
+
+    Cfg = SmoothnessCfg
+    name = "smoothness"
+
+    def __init__(self, cfg: SmoothnessCfg):
+        self.cfg, self.enabled, self.weight = cfg, cfg.enabled, cfg.weight
+
+    def score(self, batch: NavRolloutBatch) -> Tensor:
+        a = batch.actions  # [K, T, 3]
+        first = a[:, :1] - batch.current_command
+        diffs = torch.cat([first, a[:, 1:] - a[:, :-1]], dim=1)  # [K, T, 3]
+        return (diffs.square() * a.new_tensor(self.cfg.scale)).sum(dim=(1, 2))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitsCfg(CriticCfg):
+    """Soft command limits inside the sampler's hard bounds (e.g. slow backwards and sideways)."""
+
+    vx: tuple[float, float] = (-0.3, 1.0)
+    """Preferred forward speed range [m/s]."""
+    vy: float = 0.3
+    """Preferred largest sideways speed [m/s]."""
+    wz: float = 1.0
+    """Preferred largest yaw rate [rad/s]."""
+
+
+class LimitsCritic:
+    """Squared excess over the preferred command ranges, summed over the horizon."""
+
+    Cfg = LimitsCfg
+    name = "limits"
+
+    def __init__(self, cfg: LimitsCfg):
+        self.cfg, self.enabled, self.weight = cfg, cfg.enabled, cfg.weight
+
+    def score(self, batch: NavRolloutBatch) -> Tensor:
+        vx, vy, wz = batch.actions.unbind(-1)
+        lo, hi = self.cfg.vx
+        excess = (lo - vx).clamp(min=0) + (vx - hi).clamp(min=0)
+        excess = excess.square() + (vy.abs() - self.cfg.vy).clamp(min=0).square()
+        excess = excess + (wz.abs() - self.cfg.wz).clamp(min=0).square()
+        return excess.sum(dim=1)
+
+
+NAV_CRITICS = {c.name: c for c in (GoalCritic, RiskCritic, SmoothnessCritic, LimitsCritic)}
+"""Critic registry for ``dynamics_stack.mppi.build_critics``."""

@@ -1,0 +1,236 @@
+"""MPPI navigation planners on ``dynamics_stack.mppi``: the FDM planner and the heuristic baseline.
+
+Each cycle (10 Hz by default) the planner gets the robot's history, its
+height scan, its pose and the goal, and returns one command:
+
+- FDM planner: encode the context once, roll K command sequences (T = 10 x
+  0.5 s) through the model in one batched call, score them with the critics
+  (goal, risk, smoothness, limits), update the plan by MPPI.
+- Heuristic planner (the paper's baseline): constant-velocity rollouts (the
+  commands integrated as if tracked perfectly) and a geometric traversability
+  map from the height scan (step, slope and drop thresholds of the platform)
+  standing in for the failure probability; same critics.
+
+Safety belongs to the planner's answer: within the goal tolerance it returns
+zero and ``goal_reached``; if neither the MPPI plan nor the best sample is
+below the risk threshold, it returns zero and ``blocked_by_risk``. The ROS node
+adds stale-input and limit gates on top.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from dynamics_stack.mppi import Mppi, MppiCfg, build_critics
+from dynamics_stack.runtime import ModelRuntime
+from fdm_nav.critics import NAV_CRITICS, GoalCfg, LimitsCfg, NavRolloutBatch, RiskCfg, SmoothnessCfg
+from fdm_nav.history import to_base_frame
+from fdm_nav.se2 import integrate_body_velocities
+
+
+def default_mppi() -> MppiCfg:
+    """Anchor defaults (K = 1024, T = 10, one iteration) with smoothed noise and safe samples kept."""
+    return MppiCfg(
+        num_samples=1024,
+        horizon=10,
+        noise_sigma=(0.5, 0.2, 0.6),
+        temperature=0.3,
+        iterations=1,
+        noise_smoothing=0.5,
+        action_min=(-0.5, -0.4, -1.0),
+        action_max=(1.0, 0.4, 1.0),
+        include_nominal=True,
+        include_zero=True,
+        critics=("goal", "risk", "smoothness", "limits"),
+        seed=0,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannerCfg:
+    """Settings of a navigation planner (the same fields become the node's ROS parameters)."""
+
+    mppi: MppiCfg = field(default_factory=default_mppi)
+    """Sampler settings; ``mppi.critics`` lists the critics in use."""
+    goal: GoalCfg = field(default_factory=GoalCfg)
+    """Goal critic."""
+    risk: RiskCfg = field(default_factory=RiskCfg)
+    """Failure-risk critic; its threshold also gates the final command."""
+    smoothness: SmoothnessCfg = field(default_factory=lambda: SmoothnessCfg(weight=0.5))
+    """Smoothness critic."""
+    limits: LimitsCfg = field(default_factory=LimitsCfg)
+    """Soft command limits critic."""
+    goal_tolerance: float = 0.5
+    """Distance [m] at which the goal counts as reached (anchor success radius)."""
+    replan_period: float = 0.1
+    """Seconds between planning cycles (10 Hz); the warm start shifts the plan by this much."""
+    step_dt: float = 0.5
+    """Seconds per command step of the plan (the FDM's time base)."""
+
+    def __post_init__(self) -> None:
+        if self.mppi.nu != 3 or self.mppi.horizon < 1:
+            raise ValueError("mppi must plan 3-d commands (vx, vy, wz)")
+        if not (self.goal_tolerance > 0 and math.isfinite(self.goal_tolerance)):
+            raise ValueError(f"goal_tolerance must be > 0, got {self.goal_tolerance}")
+        if not 0 < self.replan_period <= self.step_dt:
+            raise ValueError(f"replan_period must be in (0, step_dt], got {self.replan_period}")
+
+    def critic_params(self) -> dict[str, dict]:
+        from dynamics_stack.config import cfg_to_dict
+
+        return {name: cfg_to_dict(getattr(self, name)) for name in self.mppi.critics}
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """What a planning cycle decided."""
+
+    command: Tensor  # [3] (vx, vy, wz) to send now
+    status: str  # 'ok', 'goal_reached', 'blocked_by_risk'
+    risk: float  # peak failure probability of the executed plan (1.0 when blocked)
+    plan_poses: Tensor  # [T, 3] predicted poses of the chosen plan (base frame)
+    batch: NavRolloutBatch | None  # the sampled rollouts (for markers), None when no planning ran
+    costs: Tensor | None  # [K]
+
+
+class NavPlanner:
+    """MPPI over a rollout supplied by the subclass; see the module docstring."""
+
+    def __init__(self, cfg: PlannerCfg, device: str = "cpu"):
+        self.cfg = cfg
+        self.device = torch.device(device)
+        critics = build_critics(cfg.mppi.critics, NAV_CRITICS, cfg.critic_params(), source="planner.critics")
+        self.mppi = Mppi(cfg.mppi, critics, device=self.device)
+        self.current = torch.zeros(3, device=self.device)
+
+    def reset(self) -> None:
+        self.mppi.reset()
+        self.current = torch.zeros(3, device=self.device)
+
+    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor):
+        """Per-cycle precomputation (context encoding); returns an opaque context."""
+        raise NotImplementedError
+
+    def rollout(self, context, commands: Tensor) -> tuple[Tensor, Tensor]:
+        """Poses [K, T, 3] and failure probabilities [K, T] of commands [K, T, 3]."""
+        raise NotImplementedError
+
+    def plan(self, proprio: Tensor, state: Tensor, height_scan: Tensor, pose: Tensor, goal: Tensor) -> PlanResult:
+        """One cycle: ``pose`` [3] and ``goal`` [3] (yaw NaN = any) in the same fixed frame."""
+        T = self.cfg.mppi.horizon
+        goal_base = to_base_frame(goal.to(self.device, torch.float32), pose.to(self.device, torch.float32))
+        if torch.linalg.vector_norm(goal_base[:2]) < self.cfg.goal_tolerance:
+            self.reset()
+            return PlanResult(torch.zeros(3), "goal_reached", 0.0, torch.zeros(T, 3), None, None)
+        context = self.prepare(proprio.to(self.device), state.to(self.device), height_scan.to(self.device))
+
+        def rollout(commands: Tensor) -> NavRolloutBatch:
+            poses, prob = self.rollout(context, commands)
+            return NavRolloutBatch(commands, poses, prob, goal_base, self.current)
+
+        result = self.mppi.plan(rollout)
+        # The weighted mean of two safe detours can be unsafe: check it, then fall back to the best sample.
+        candidates = torch.stack([result.plan, result.batch.actions[result.best_index]])  # [2, T, 3]
+        poses, prob = self.rollout(context, candidates)
+        peak = prob.max(dim=1).values  # [2]
+        threshold = self.cfg.risk.threshold
+        self.mppi.shift(self.cfg.replan_period / self.cfg.step_dt)
+        if peak[0] <= threshold:
+            choice = 0
+        elif peak[1] <= threshold:
+            choice = 1
+            self.mppi.reset(candidates[1])
+            self.mppi.shift(self.cfg.replan_period / self.cfg.step_dt)
+        else:
+            self.current = torch.zeros(3, device=self.device)
+            return PlanResult(
+                torch.zeros(3), "blocked_by_risk", float(peak.min()), poses[0].cpu(), result.batch, result.costs
+            )
+        command = candidates[choice, 0]
+        self.current = command
+        return PlanResult(command.cpu(), "ok", float(peak[choice]), poses[choice].cpu(), result.batch, result.costs)
+
+
+class FdmPlanner(NavPlanner):
+    """MPPI through the learned forward dynamics model (torch or ONNX backend)."""
+
+    def __init__(self, runtime: ModelRuntime, cfg: PlannerCfg | None = None, device: str = "cpu"):
+        super().__init__(cfg or PlannerCfg(), device)
+        self.runtime = runtime
+        if runtime.card.config.get("horizon") != self.cfg.mppi.horizon:
+            raise ValueError(
+                f"model horizon {runtime.card.config.get('horizon')} != planner horizon {self.cfg.mppi.horizon}"
+            )
+
+    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor) -> Tensor:
+        (context,) = self.runtime.run_torch("encode_context", proprio[None], state[None], height_scan[None])
+        return context
+
+    def rollout(self, context: Tensor, commands: Tensor) -> tuple[Tensor, Tensor]:
+        return self.runtime.run_torch("rollout", context, commands)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TraversabilityCfg:
+    """Geometric thresholds of the heuristic planner (from the platform file)."""
+
+    max_step: float = 0.25
+    """Largest height difference [m] between neighbouring 0.1 m cells the robot can step."""
+    max_drop: float = 0.35
+    """Largest drop [m] below the ground under the robot before it is a pit."""
+    max_slope_deg: float = 35.0
+    """Steepest slope [deg] over 0.3 m."""
+    inflation: float = 0.35
+    """Obstacles grow by this radius [m] (half the robot's width plus a margin)."""
+    base_height: float = 0.6
+    """Nominal base height [m]: a scan cell of flat ground reads base_height - 0.5."""
+    substeps: int = 5
+    """Poses checked per 0.5 s step (so a thin wall between two steps is still seen)."""
+
+
+class HeuristicPlanner(NavPlanner):
+    """Constant-velocity rollouts scored against a traversability map from the height scan."""
+
+    def __init__(self, cfg: PlannerCfg | None = None, trav: TraversabilityCfg | None = None, device: str = "cpu"):
+        super().__init__(cfg or PlannerCfg(), device)
+        self.trav = trav or TraversabilityCfg()
+
+    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor) -> Tensor:
+        return traversability(height_scan, self.trav)  # [60, 46] 1 = untraversable
+
+    def rollout(self, context: Tensor, commands: Tensor) -> tuple[Tensor, Tensor]:
+        n = self.trav.substeps
+        fine = commands.repeat_interleave(n, dim=1)  # [K, T n, 3]
+        poses_fine = integrate_body_velocities(fine, self.cfg.step_dt / n)  # [K, T n, 3]
+        hit = lookup_scan(context, poses_fine[..., :2])  # [K, T n]
+        hit = hit.reshape(commands.shape[0], -1, n).amax(dim=-1)  # [K, T]
+        prob = torch.cummax(hit, dim=1).values  # once failed, failed
+        return poses_fine[:, n - 1 :: n], prob
+
+
+def traversability(scan: Tensor, cfg: TraversabilityCfg) -> Tensor:
+    """1.0 where the robot cannot stand or pass (steps, steep slopes, pits), inflated: [60, 46]."""
+    height = (cfg.base_height - 0.5) - scan  # terrain height relative to the ground under the robot
+    pad = torch.nn.functional.pad(height[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]
+    step = torch.zeros_like(height)
+    for di, dj in ((0, 1), (1, 0), (1, 2), (2, 1)):
+        step = torch.maximum(step, (pad[di : di + height.shape[0], dj : dj + height.shape[1]] - height).abs())
+    gy, gx = torch.gradient(height, spacing=0.1)
+    slope = torch.atan(torch.sqrt(gx.square() + gy.square()))
+    bad = (step > cfg.max_step) | (slope > math.radians(cfg.max_slope_deg)) | (height < -cfg.max_drop)
+    r = max(1, round(cfg.inflation / 0.1))
+    grown = torch.nn.functional.max_pool2d(bad.float()[None, None], 2 * r + 1, stride=1, padding=r)[0, 0]
+    return grown
+
+
+def lookup_scan(grid: Tensor, xy: Tensor) -> Tensor:
+    """Nearest scan cell's value at base-frame points xy [..., 2]; 0 outside the scan (unknown = free)."""
+    col = torch.round((xy[..., 0] + 0.5) / 0.1).long()
+    row = torch.round((2.95 - xy[..., 1]) / 0.1).long()
+    inside = (col >= 0) & (col < grid.shape[1]) & (row >= 0) & (row < grid.shape[0])
+    values = grid[row.clamp(0, grid.shape[0] - 1), col.clamp(0, grid.shape[1] - 1)]
+    return torch.where(inside, values, torch.zeros_like(values))
