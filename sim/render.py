@@ -101,12 +101,12 @@ def render_scenario(
     L, W = platform.length, platform.width
     c, sn = np.cos(s.yaw), np.sin(s.yaw)
     box = np.array([[L / 2, W / 2], [L / 2, -W / 2], [-L / 2, -W / 2], [-L / 2, W / 2], [L / 2, W / 2]])
-    ax.plot(s.x + c * box[:, 0] - sn * box[:, 1], s.y + sn * box[:, 0] + c * box[:, 1], color="tab:blue", lw=1.5)
+    ax.plot(s.x + c * box[:, 0] - sn * box[:, 1], s.y + sn * box[:, 0] + c * box[:, 1], color="white", lw=1.5)
     ax.annotate(
         "",
         xy=(s.x + 0.9 * c, s.y + 0.9 * sn),
         xytext=(s.x, s.y),
-        arrowprops={"arrowstyle": "->", "color": "tab:blue", "lw": 2},
+        arrowprops={"arrowstyle": "->", "color": "white", "lw": 2},
     )
     ax.add_patch(plt.Circle((g.x, g.y), g.tolerance, fill=False, color="tab:red", lw=2))
     ax.plot([g.x], [g.y], marker="*", color="tab:red", markeredgecolor="white", markersize=16, ls="", label="goal")
