@@ -158,13 +158,13 @@ def check_geometry_of(scenario: Scenario, height_map: HeightMap | None = None) -
         raise ConfigError(
             f"{where}: field 'goal': ({g.x}, {g.y}) is off the map (x [{x0:.2f}, {x1:.2f}], y [{y0:.2f}, {y1:.2f}])"
         )
-    sim = TerrainSim(platform, hm, 1)
-    if not bool(sim.pose_is_safe(torch.tensor([[s.x, s.y, s.yaw]]))[0]):
+    sim = TerrainSim(platform, hm, 1, hm.device)
+    if not bool(sim.pose_is_safe(torch.tensor([[s.x, s.y, s.yaw]], device=hm.device))[0]):
         raise ConfigError(
             f"{where}: field 'start': the robot's footprint at ({s.x}, {s.y}, yaw {s.yaw}) overlaps an obstacle or pit, "
             "or the ground there is too uneven to stand on"
         )
-    if bool(hm.unsafe(torch.tensor([g.x, g.y]))):
+    if bool(hm.unsafe(torch.tensor([g.x, g.y], device=hm.device))):
         raise ConfigError(f"{where}: field 'goal': ({g.x}, {g.y}) is inside an obstacle or pit")
     return hm
 

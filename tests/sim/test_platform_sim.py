@@ -190,3 +190,32 @@ def test_a_blocked_robot_can_still_turn_away():
         blocked_once |= bool(info.blocked[0])
     assert blocked_once and not bool(sim.failed[0])
     assert abs(float(sim.poses[0, 2])) > 0.1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_runs_the_same_model_as_the_cpu():
+    import dataclasses
+
+    from sim.sensors import height_scan
+
+    quiet = dataclasses.replace(ANYMAL, vel_noise_std=0.0)  # the two devices draw different noise
+    hm = step_map(0.6)
+    poses = torch.tensor([[-2.0, 0.0, 0.0], [-2.0, 1.0, math.pi], [-4.0, -1.0, 0.0]])
+    cmds = torch.tensor([[0.8, 0.0, 0.0], [0.8, 0.0, 0.0], [0.0, 0.0, 0.5]])
+    sims = []
+    for device in ("cpu", "cuda"):
+        sim = TerrainSim(quiet, hm, 3, device)
+        sim.reset(poses)
+        for _ in range(300):
+            sim.step(cmds)
+        sims.append(sim)
+    cpu, gpu = sims
+    torch.testing.assert_close(gpu.poses.cpu(), cpu.poses, atol=1e-3, rtol=0)
+    assert gpu.failure_cause.cpu().tolist() == cpu.failure_cause.tolist()
+    torch.testing.assert_close(
+        height_scan(gpu.height_map, gpu.poses, gpu.z_base).cpu(),
+        height_scan(cpu.height_map, cpu.poses, cpu.z_base),
+        atol=1e-3,
+        rtol=0,
+        equal_nan=True,
+    )
