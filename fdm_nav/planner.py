@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from dynamics_stack.config import cfg_to_dict
 from dynamics_stack.mppi import Mppi, MppiCfg, build_critics
 from dynamics_stack.runtime import ModelRuntime
 from fdm_nav.critics import NAV_CRITICS, GoalCfg, LimitsCfg, NavRolloutBatch, RiskCfg, SmoothnessCfg
@@ -80,9 +81,8 @@ class PlannerCfg:
             raise ValueError(f"replan_period must be in (0, step_dt], got {self.replan_period}")
 
     def critic_params(self) -> dict[str, dict]:
-        from dynamics_stack.config import cfg_to_dict
-
-        return {name: cfg_to_dict(getattr(self, name)) for name in self.mppi.critics}
+        """Keyword settings of each listed critic (unknown names are left to ``build_critics`` to refuse)."""
+        return {name: cfg_to_dict(getattr(self, name)) for name in self.mppi.critics if hasattr(self, name)}
 
 
 @dataclass(frozen=True)
