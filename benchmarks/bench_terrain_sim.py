@@ -10,7 +10,7 @@ Writes ``benchmarks/results/terrain_sim.json`` (``steps_per_s`` per N for the
 CPU, ``steps_per_s_cuda`` when a GPU is present) and prints a table. A
 program, not a test: nothing here is asserted.
 
-Usage: python benchmarks/bench_terrain_sim.py [--sim-seconds 4] [--sizes 256 1024 4096] [--datagen]
+Usage: python benchmarks/bench_terrain_sim.py [--sim-seconds 4] [--sizes 256 1024 4096] [--threads 1 0] [--datagen]
 """
 
 from __future__ import annotations
@@ -126,27 +126,44 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--sim-seconds", type=float, default=4.0, help="simulated seconds per timed run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 0],
+        help="torch CPU thread counts to run; the first gives the headline steps_per_s (0: torch's default)",
+    )
     parser.add_argument("--datagen", action="store_true", help="also time one gen-data shard (256 robots, 30 s)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
     load_before = round(os.getloadavg()[0], 2)
+    default_threads = torch.get_num_threads()
+    thread_counts = [t or default_threads for t in args.threads]
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
     print(
-        f"{'device':>6} {'N':>6} {'env-steps/s':>12} {'robot-s/s':>10} {'physics ms':>10} {'scan ms':>8} {'proprio ms':>10}"
+        f"{'device':>6} {'thr':>3} {'N':>6} {'env-steps/s':>12} {'robot-s/s':>10} {'phys ms':>8} {'scan ms':>8} {'prop ms':>8}"
     )
-    for device in devices:
-        for n in args.sizes:
-            r = run(n, device, args.sim_seconds)
-            rows.append(r)
-            print(
-                f"{r['device']:>6} {n:>6} {r['steps_per_s']:>12,.0f} {r['robot_seconds_per_s']:>10,.0f} "
-                f"{r['physics_step_ms']:>10.2f} {r['height_scan_ms']:>8.1f} {r['proprio_ms']:>10.3f}"
-            )
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        for device in devices:
+            for n in args.sizes:
+                r = {"threads": threads, **run(n, device, args.sim_seconds)}
+                rows.append(r)
+                print(
+                    f"{r['device']:>6} {threads:>3} {n:>6} {r['steps_per_s']:>12,.0f} {r['robot_seconds_per_s']:>10,.0f} "
+                    f"{r['physics_step_ms']:>8.2f} {r['height_scan_ms']:>8.1f} {r['proprio_ms']:>8.3f}"
+                )
+    main_threads = thread_counts[0]
+
+    def per_n(device: str, threads: int) -> dict[str, float]:
+        return {
+            str(r["robots"]): r["steps_per_s"]
+            for r in rows
+            if r["device"].startswith(device) and r["threads"] == threads
+        }
+
     result = {
         "benchmark": "terrain_sim",
         "what": "env-steps/s (robots x 0.02 s physics steps per wall second) incl. commands at 2 Hz, "
@@ -155,7 +172,7 @@ def main() -> int:
             "machine": host.machine(),
             "cpu_count": os.cpu_count(),
             "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
+            "torch_default_threads": default_threads,
             "load_avg_1min_before": load_before,
             "load_avg_1min_after": round(os.getloadavg()[0], 2),
             "note": "shared 2-core machine; other sessions' processes may have run concurrently (see load_avg)",
@@ -164,17 +181,20 @@ def main() -> int:
         "physics_dt": PHYSICS_DT,
         "scan_hz": 2,
         "proprio_hz": 20,
-        "steps_per_s": {str(r["robots"]): r["steps_per_s"] for r in rows if r["device"] == "cpu"},
+        "threads": main_threads,
+        "steps_per_s": per_n("cpu", main_threads),
+        "steps_per_s_by_threads": {str(t): per_n("cpu", t) for t in thread_counts},
         "results": rows,
     }
-    cuda_rows = [r for r in rows if r["device"].startswith("cuda")]
-    if cuda_rows:
-        result["steps_per_s_cuda"] = {str(r["robots"]): r["steps_per_s"] for r in cuda_rows}
+    if torch.cuda.is_available():
+        result["steps_per_s_cuda"] = per_n("cuda", main_threads)
     if args.datagen:
-        result["datagen"] = run_datagen(256, 30.0)
+        torch.set_num_threads(1)  # what `dynstack nav gen-data` uses by default
+        result["datagen"] = {"threads": 1, **run_datagen(256, 30.0)}
         d = result["datagen"]
         print(
-            f"gen-data: {d['robots']} robots x {d['seconds']} s in {d['wall_s']} s = {d['robot_seconds_per_s']} robot-s/s, {d['windows_per_s']} windows/s, {d['shard_mb']} MB"
+            f"gen-data: {d['robots']} robots x {d['seconds']} s in {d['wall_s']} s = {d['robot_seconds_per_s']} robot-s/s, "
+            f"{d['windows_per_s']} windows/s, {d['shard_mb']} MB"
         )
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
