@@ -107,6 +107,7 @@ class TerrainSim:
         self._alpha = 1.0 - math.exp(-dt / p.tau)
         self._noise = p.vel_noise_std * math.sqrt(1.0 - (1.0 - self._alpha) ** 2)  # OU std -> vel_noise_std
         self._noise_mask = torch.tensor([1.0, 1.0 if p.vy_max > 0 else 0.0, 1.0], device=dev)
+        self._yaw_only = torch.tensor([0.0, 0.0, 1.0], device=dev)  # a blocked robot keeps only its yaw rate
         self._tilt_alpha = 1.0 - math.exp(-dt / p.tilt_tau)
         self._max_tilt = math.radians(p.max_tilt_deg)
         self._local = torch.cat((_contact_points(p), _body_points(p)), dim=0).to(dev)  # [C+B, 2]
@@ -291,7 +292,7 @@ class TerrainSim:
         self.poses = torch.where(m1, cand, self.poses)
         # A blocked robot may still turn in place (its contacts are re-checked on the next step).
         self.poses[:, 2] = torch.where(blocked, cand[:, 2], self.poses[:, 2])
-        vel = torch.where(blocked[:, None], vel * torch.tensor([0.0, 0.0, 1.0], device=self.device), vel)
+        vel = torch.where(blocked[:, None], vel * self._yaw_only, vel)
         vel = vel.masked_fill(collide[:, None], 0.0)
         self.contact_h = torch.where(m1, contacts, self.contact_h)
         self.ground_h = torch.where(move, h[:, self._nc], self.ground_h)
