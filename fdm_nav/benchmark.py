@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_write_json
 from fdm_nav.closed_loop import EpisodeResult, run_episode
+from fdm_nav.global_route import route_or_line
 from fdm_nav.planner import FdmPlanner, HeuristicPlanner, NavPlanner, PlannerCfg, TraversabilityCfg
 from sim.platform import load_platform
 from sim.scenario import Scenario, load_scenario
@@ -39,7 +40,11 @@ def make_planner(name: str, scenario: Scenario, model: Path | None, backend: str
     if name == "heuristic":
         p = load_platform(scenario.platform)
         trav = TraversabilityCfg(
-            max_step=p.max_step_up, max_drop=p.max_step_down, base_height=p.base_height, inflation=p.width / 2 + 0.1
+            max_step=p.max_step_up,
+            max_drop=p.max_step_down,
+            max_slope_deg=p.max_tilt_deg,
+            base_height=p.base_height,
+            inflation=p.width / 2 + 0.1,
         )
         return HeuristicPlanner(cfg, trav)
     raise ValueError(f"unknown planner {name!r}; choose from {PLANNERS}")
@@ -80,13 +85,19 @@ def run_benchmark(
     bar = tqdm(total=len(scenarios) * len(planners) * episodes, desc="episodes", disable=not progress, unit="ep")
     for scenario in scenarios:
         height_map = build_terrain(scenario.terrain)
+        route = route_or_line(
+            height_map,
+            load_platform(scenario.platform),
+            (scenario.start.x, scenario.start.y),
+            (scenario.goal.x, scenario.goal.y),
+        )
         entry: dict[str, Any] = {"file": scenario.source, "terrain": scenario.terrain.type, "planners": {}}
         trajectories, labels = [], []
         for name in planners:
             planner: NavPlanner = make_planner(name, scenario, model, backend)
             results = []
             for e in range(episodes):
-                results.append(run_episode(scenario, planner, name, seed=e, height_map=height_map))
+                results.append(run_episode(scenario, planner, name, seed=e, height_map=height_map, route=route))
                 bar.update(1)
             by_planner[name] += results
             entry["planners"][name] = {**aggregate(results), "episodes_detail": [r.summary() for r in results]}

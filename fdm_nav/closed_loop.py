@@ -14,8 +14,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
+from fdm_nav.global_route import Carrot
 from fdm_nav.history import HistoryBuffer
 from fdm_nav.planner import NavPlanner
 from sim.scenario import Scenario, make_sim
@@ -55,9 +57,19 @@ class EpisodeResult:
 
 
 def run_episode(
-    scenario: Scenario, planner: NavPlanner, planner_name: str, seed: int = 0, height_map=None
+    scenario: Scenario,
+    planner: NavPlanner,
+    planner_name: str,
+    seed: int = 0,
+    height_map=None,
+    route: np.ndarray | None = None,
+    lookahead: float = 3.0,
 ) -> EpisodeResult:
-    """Drive one robot from the scenario's start toward its goal with ``planner``."""
+    """Drive one robot from the scenario's start toward its goal with ``planner``.
+
+    With a ``route`` [N, 2] (map frame, see ``fdm_nav.global_route``) the planner
+    chases a carrot ``lookahead`` metres along it; without, the goal itself.
+    """
     sim = make_sim(scenario, num_robots=1, seed=seed, height_map=height_map)
     if seed:  # vary the start heading slightly between episodes of the same scenario
         g = torch.Generator().manual_seed(seed)
@@ -67,7 +79,8 @@ def run_episode(
     planner.reset()
     history = HistoryBuffer(10, sim.proprio().shape[-1])
     history.push(sim.proprio()[0], sim.poses[0], False, float(sim.energy[0]))
-    goal = torch.tensor([scenario.goal.x, scenario.goal.y, float("nan")])
+    final = torch.tensor([scenario.goal.x, scenario.goal.y, float("nan")])
+    carrot = Carrot(route, lookahead) if route is not None else None
     result = EpisodeResult(scenario.name, planner_name, "timeout", None, scenario.time_limit, 0.0)
     ticks = round(scenario.time_limit / TICK)
     last = sim.poses[0, :2].clone()
@@ -79,6 +92,7 @@ def run_episode(
             break
         proprio, state = history.inputs()
         scan = fill_nan_nearest(sim.height_scan()[0])
+        goal = final if carrot is None else torch.cat([carrot.goal(pose[:2].cpu()), final[2:]])
         t0 = time.perf_counter()
         plan = planner.plan(proprio, state, scan, pose, goal)
         result.plan_ms.append(1000.0 * (time.perf_counter() - t0))

@@ -1,0 +1,112 @@
+"""A coarse global route and a carrot goal for the local planners (the Nav2 planner-server role).
+
+The FDM planner, like the authors', is a local planner: it sees 5 s ahead.
+Goals behind a wall or across a trench need a route. Here the route comes
+from a geometric shortest path on a coarse grid of the known map (cells that
+hold a step higher than the platform can climb, a slope steeper than it can
+stand, a pit or an obstacle are blocked, grown by half the robot's width);
+each planning cycle the local planner gets a *carrot*: the point
+``lookahead`` metres further along the route from the point nearest the
+robot. On a robot the route would come from a global planner over the
+elevation map (a nav_msgs/Path); both planners of the benchmark get the same
+route, so the comparison stays one of local planners.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.ndimage import maximum_filter, uniform_filter
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from sim.platform import PlatformCfg
+from sim.terrain import HeightMap
+
+
+def blocked_cells(hm: HeightMap, platform: PlatformCfg, cell: float) -> tuple[np.ndarray, float]:
+    """Blocked mask on a grid of ``cell`` metres (a multiple of the map's resolution) and that cell size."""
+    k = max(1, round(cell / hm.resolution))
+    h = hm.heights.cpu().numpy()
+    H, W = (h.shape[0] // k) * k, (h.shape[1] // k) * k
+    fine_bad = hm.obstacle.cpu().numpy() | hm.pit.cpu().numpy()
+    # Steps: height differences between neighbouring fine cells above the climbable limit.
+    dx = np.abs(np.diff(h, axis=0, append=h[-1:, :]))
+    dy = np.abs(np.diff(h, axis=1, append=h[:, -1:]))
+    fine_bad |= np.maximum(dx, dy) > platform.max_step_up
+    # Slopes at the scale of the robot's stance (0.5 m), so a stair edge is a step, not a cliff;
+    # windows that touch a pit, obstacle or step are already decided by those checks.
+    win = max(1, round(0.5 / hm.resolution))
+    smooth = uniform_filter(h, size=win, mode="nearest")
+    gx, gy = np.gradient(smooth, hm.resolution)
+    steep = np.degrees(np.arctan(np.hypot(gx, gy))) > platform.max_tilt_deg
+    fine_bad |= steep & ~maximum_filter(fine_bad, size=win)
+    coarse = fine_bad[:H, :W].reshape(H // k, k, W // k, k).any(axis=(1, 3))
+    grow = max(1, round((platform.width / 2) / (k * hm.resolution)))
+    return maximum_filter(coarse, size=2 * grow + 1), k * hm.resolution
+
+
+def plan_route(
+    hm: HeightMap, platform: PlatformCfg, start: tuple[float, float], goal: tuple[float, float], cell: float = 0.1
+):
+    """Shortest 8-connected route [N, 2] (map frame) from start to goal around blocked cells; None if none."""
+    blocked, size = blocked_cells(hm, platform, cell)
+    R, C = blocked.shape
+    ox, oy = hm.origin[0] - hm.resolution / 2 + size / 2, hm.origin[1] - hm.resolution / 2 + size / 2
+
+    def index(p):
+        return int(np.clip(round((p[0] - ox) / size), 0, R - 1)), int(np.clip(round((p[1] - oy) / size), 0, C - 1))
+
+    (si, sj), (gi, gj) = index(start), index(goal)
+    blocked = blocked.copy()
+    blocked[si, sj] = blocked[gi, gj] = False  # the robot stands at the start; the goal is valid by check
+    ids = np.arange(R * C).reshape(R, C)
+    rows, cols, weights = [], [], []
+    for di, dj in ((0, 1), (1, 0), (1, 1), (1, -1)):  # each undirected neighbour pair once
+        lo, hi = max(0, -dj), C - max(0, dj)
+        a, b = ids[0 : R - di, lo:hi], ids[di:R, lo + dj : hi + dj]
+        ok = ~blocked.flat[a] & ~blocked.flat[b]
+        w = size * math.hypot(di, dj)
+        rows += [a[ok], b[ok]]
+        cols += [b[ok], a[ok]]
+        weights += [np.full(int(ok.sum()), w)] * 2
+    graph = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(R * C, R * C))
+    dist, pred = dijkstra(graph.tocsr(), indices=ids[si, sj], return_predecessors=True)
+    if not np.isfinite(dist[ids[gi, gj]]):
+        return None  # callers fall back to the straight line
+    path, node = [], ids[gi, gj]
+    while node >= 0:
+        path.append(node)
+        node = pred[node]
+    cells = np.array(path[::-1])
+    xy = np.stack([ox + (cells // C) * size, oy + (cells % C) * size], axis=1)
+    xy[0], xy[-1] = start, goal
+    return xy.astype(np.float32)
+
+
+def route_or_line(hm: HeightMap, platform: PlatformCfg, start, goal) -> np.ndarray:
+    """``plan_route``, or the straight segment start -> goal when the map offers no route."""
+    route = plan_route(hm, platform, start, goal)
+    return route if route is not None else np.array([start, goal], dtype=np.float32)
+
+
+class Carrot:
+    """The point ``lookahead`` metres along a route beyond the route point nearest the robot."""
+
+    def __init__(self, route: np.ndarray, lookahead: float = 3.0):
+        self.route = torch.as_tensor(route, dtype=torch.float32)  # [N, 2]
+        seg = torch.linalg.vector_norm(self.route[1:] - self.route[:-1], dim=-1)
+        self.s = torch.cat([torch.zeros(1), torch.cumsum(seg, 0)])  # arc length at each point
+        self.lookahead = lookahead
+        self.progress = 0.0  # arc length reached so far (never goes backwards)
+
+    def goal(self, xy: torch.Tensor) -> torch.Tensor:
+        """Carrot point [2] for the robot at ``xy`` [2]."""
+        window = (self.s >= self.progress - 0.5) & (self.s <= self.progress + 2 * self.lookahead)
+        d = torch.linalg.vector_norm(self.route - xy, dim=-1).masked_fill(~window, float("inf"))
+        self.progress = max(self.progress, float(self.s[int(torch.argmin(d))]))
+        target = min(self.progress + self.lookahead, float(self.s[-1]))
+        i = int(torch.searchsorted(self.s, torch.tensor(target)).clamp(max=len(self.s) - 1))
+        return self.route[i].clone()
