@@ -59,7 +59,7 @@ SCENARIOS = [
         start=(-8.0, -8.0),
         goal=(8.0, 8.0),
         yaw=1.57,
-        desc="Flat ground with 1 cm noise; goal diagonal and behind-left of the start heading.",
+        desc="Flat ground with 1 cm noise; goal diagonal, 45 deg to the right of the start heading.",
     ),
     sc(
         "slope_ramp_01",
@@ -143,7 +143,15 @@ SCENARIOS = [
         clear=CLEAR,
         desc="Low boxes only: all climbable by the legged robot.",
     ),
-    sc("pillars_01", "pillars", {"num_pillars": 30}, seed=5, clear=CLEAR, desc="Thirty pillars to weave through."),
+    sc(
+        "pillars_01",
+        "pillars",
+        {"num_pillars": 30},
+        seed=5,
+        clear=CLEAR,
+        desc="Thirty pillars to weave through.",
+        tags=("direct_blocked",),
+    ),
     sc(
         "pillars_dense_02",
         "pillars",
@@ -151,6 +159,7 @@ SCENARIOS = [
         seed=6,
         clear=CLEAR,
         desc="A dense pillar forest.",
+        tags=("direct_blocked",),
     ),
     sc(
         "walls_corridor_01",
@@ -216,6 +225,7 @@ SCENARIOS = [
         seed=15,
         clear=CLEAR,
         desc="Four harder mixed tiles.",
+        tags=("direct_blocked",),
     ),
     sc(
         "mixed_large_03",
@@ -255,6 +265,7 @@ SCENARIOS = [
         seed=9,
         clear=CLEAR,
         desc="Boxes the wheeled base must all avoid.",
+        tags=("direct_blocked",),
     ),
 ]
 
