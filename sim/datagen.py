@@ -30,7 +30,6 @@ T20 = 10 x holds + 1 samples at 20 Hz, holds = seconds / 0.5):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -352,8 +351,3 @@ def generate(
     }
     atomic_write_json(out / MANIFEST, manifest)
     return manifest
-
-
-def replace(cfg: GenDataCfg, **changes: Any) -> GenDataCfg:
-    """``dataclasses.replace`` re-exported for the CLI."""
-    return dataclasses.replace(cfg, **changes)
