@@ -25,6 +25,8 @@ format: venv
 bench: venv
 	$(VENV)/bin/pip install -q -r requirements-bench.txt 2>&1 | grep -v "is ignored" || true
 	$(PY) benchmarks/bench_mppi.py
+	$(PY) benchmarks/bench_terrain_sim.py --datagen
+	$(PY) benchmarks/bench_fdm.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache
