@@ -25,6 +25,7 @@ def register_model_commands(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--max-train-windows", type=int, help="override TrainCfg.max_train_windows")
     train.add_argument("--proprio-only", action="store_true", help="ablation: no height scan")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
+    train.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default; 1 on a shared CPU)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(func=_train)
 
@@ -44,6 +45,10 @@ def register_model_commands(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from fdm_nav.train import TrainCfg, train
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     cfg = load_cfg_yaml(TrainCfg, args.config) if args.config else TrainCfg()
     overrides = {
         k: v

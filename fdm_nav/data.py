@@ -56,19 +56,38 @@ class WindowTensors:
 
 
 def load_windows(
-    folder: str | Path, split: str, val_fraction: float = 0.2, progress: bool = True, max_windows: int | None = None
+    folder: str | Path,
+    split: str,
+    val_fraction: float = 0.2,
+    progress: bool = True,
+    max_windows: int | None = None,
+    failure_repeat: int = 1,
+    max_slow_fraction: float = 1.0,
 ) -> WindowTensors:
-    """Stack every window of ``split`` ('train', 'val' or 'all') of a dataset folder."""
-    ds = NavWindowDataset(folder, split=split, val_fraction=val_fraction)
+    """Stack every window of ``split`` ('train', 'val' or 'all') of a dataset folder.
+
+    ``failure_repeat`` and ``max_slow_fraction`` are the authors' rebalancing (see
+    ``sim.dataset.NavWindowDataset``); use them for training splits only.
+    """
+    ds = NavWindowDataset(
+        folder,
+        split=split,
+        val_fraction=val_fraction,
+        failure_repeat=failure_repeat,
+        max_slow_fraction=max_slow_fraction,
+    )
     n = len(ds)
     if n == 0:
         raise ValueError(
             f"{folder}: split '{split}' has no windows (val_fraction={val_fraction}); generate more shards"
         )
-    order = range(n)
+    order = torch.arange(n)
     if max_windows is not None and n > max_windows:
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max_windows].sort().values.tolist()
-    items = [ds[i] for i in tqdm(order, desc=f"loading {split} windows", disable=not progress, unit="win")]
-    stacked = {key: torch.stack([item[key] for item in items]) for key in items[0]}
-    stacked["height_scan"] = fill_nan_nearest(stacked["height_scan"])
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max_windows].sort().values
+    chunks = []
+    for start in tqdm(range(0, len(order), 8192), desc=f"loading {split} windows", disable=not progress, unit="chunk"):
+        chunk = ds.batch(order[start : start + 8192].numpy())
+        chunk["height_scan"] = fill_nan_nearest(chunk["height_scan"])
+        chunks.append(chunk)
+    stacked = {key: torch.cat([c[key] for c in chunks]) for key in chunks[0]}
     return WindowTensors(**stacked, terrain_names=tuple(ds.terrain_types))

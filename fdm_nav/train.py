@@ -28,7 +28,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_path
-from dynamics_stack.checkpoint import ModelCard, load_training_state, save_training_state
+from dynamics_stack.checkpoint import ModelCard, load_training_state, load_weights, save_training_state, save_weights
 from dynamics_stack.config import cfg_to_dict
 from dynamics_stack.runtime import save_model
 from fdm_nav.data import WindowTensors, load_windows
@@ -58,6 +58,10 @@ class TrainCfg:
     """Fraction of terrain seeds held out for validation."""
     max_train_windows: int | None = None
     """Cap on training windows (random subset), None = all."""
+    failure_repeat: int = 1
+    """Training windows containing a failure are listed this many times (the authors add such windows)."""
+    max_slow_fraction: float = 1.0
+    """Largest share of failure-free training windows moving under 1 m (anchor: 0.1; 1.0 = no cap)."""
     seed: int = 0
     """Seed of initialisation, batch order and dropout."""
     model: FdmCfg = field(default_factory=FdmCfg)
@@ -137,7 +141,13 @@ def _train(cfg, data_dir, out, resume, progress, train_data, val_data):
     rank, world = _dist_info()
     torch.manual_seed(cfg.seed)
     train_data = train_data or load_windows(
-        data_dir, "train", cfg.val_fraction, progress=progress, max_windows=cfg.max_train_windows
+        data_dir,
+        "train",
+        cfg.val_fraction,
+        progress=progress,
+        max_windows=cfg.max_train_windows,
+        failure_repeat=cfg.failure_repeat,
+        max_slow_fraction=cfg.max_slow_fraction,
     )
     val_data = val_data or load_windows(data_dir, "val", cfg.val_fraction, progress=progress)
     model = Fdm(cfg.model)
@@ -151,12 +161,14 @@ def _train(cfg, data_dir, out, resume, progress, train_data, val_data):
     )
     ckpt_dir = checkpoint_dir(out)
     ckpt = ckpt_dir / "last.safetensors"
+    best_path = ckpt_dir / "best.safetensors"  # weights of the epoch with the lowest validation loss
     log_path = ckpt_dir / "log.csv"
-    start_epoch, history, train_seconds = 0, [], 0.0
+    start_epoch, history, train_seconds, best = 0, [], 0.0, {"epoch": 0, "val_loss": float("inf")}
     if resume and ckpt.is_file():
         extra = load_training_state(ckpt, model, optimizer)
         scheduler.load_state_dict(extra["scheduler"])
         start_epoch, history, train_seconds = extra["epoch"], extra["history"], extra["train_seconds"]
+        best = extra.get("best", best)
         if progress:
             print(f"resuming from {ckpt} after epoch {start_epoch}")
     elif resume and progress:
@@ -199,7 +211,10 @@ def _train(cfg, data_dir, out, resume, progress, train_data, val_data):
         }
         history.append(row)
         if rank == 0:
-            extra = {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds}
+            if val["total"] < best["val_loss"]:
+                best = {"epoch": epoch + 1, "val_loss": val["total"]}
+                save_weights(best_path, model.state_dict())
+            extra = {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds, "best": best}
             extra["scheduler"] = scheduler.state_dict()
             save_training_state(ckpt, model, optimizer, extra)
             _write_log(log_path, history)
@@ -210,6 +225,8 @@ def _train(cfg, data_dir, out, resume, progress, train_data, val_data):
                 )
     if rank != 0:
         return None
+    if best_path.is_file():  # ship the epoch that generalised best, not merely the last one
+        model.load_state_dict(load_weights(best_path))
     manifest = _manifest_summary(data_dir)
     return save_model(
         out,
@@ -225,6 +242,7 @@ def _train(cfg, data_dir, out, resume, progress, train_data, val_data):
             "val_windows": len(val_data),
             "val_split": f"by terrain seed, fraction {cfg.val_fraction}",
             "epochs": cfg.epochs,
+            "best_epoch": best["epoch"],
             "processes": world,
             "train_seconds": round(train_seconds, 1),
             "config": cfg_to_dict(cfg),
