@@ -14,7 +14,12 @@ from dynamics_stack.runtime import OnnxRuntime, TorchRuntime, export_onnx, graph
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="run the main demo on the embedded simulators")
-    demo.add_argument("--example", choices=("unicycle",), default="unicycle", help="which demo to run")
+    demo.add_argument(
+        "--example",
+        choices=("nav", "unicycle"),
+        default="nav",
+        help="nav: FDM vs heuristic planner on shipped scenarios (default); unicycle: the MPPI engine alone",
+    )
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for pictures and JSON")
     demo.set_defaults(func=_demo)
 
@@ -38,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.example == "nav":
+        from fdm_nav.demo import run_nav_demo
+
+        return run_nav_demo(args.out)
     from dynamics_stack.examples.demo_unicycle import run_demo
 
     return run_demo(args.out)

@@ -122,6 +122,11 @@ def run_benchmark(
     }
 
 
+def trajectory_of(report: dict[str, Any], scenario: str, planner: str, episode: int = 0) -> list[list[float]]:
+    """The executed (x, y, yaw) trajectory of one episode in a benchmark report."""
+    return report["scenarios"][scenario]["planners"][planner]["episodes_detail"][episode]["trajectory"]
+
+
 def _terrain_of(per_scenario: dict[str, Any], name: str) -> str:
     return per_scenario[name]["terrain"]
 

@@ -53,6 +53,7 @@ class EpisodeResult:
             "path_length_m": round(self.path_length_m, 3),
             "plan_ms_median": round(ms[len(ms) // 2], 3),
             "blocked_ticks": self.blocked_ticks,
+            "trajectory": self.trajectory,
         }
 
 

@@ -36,7 +36,7 @@ def test_group_without_command_prints_its_help(capsys):
 
 
 def test_demo_writes_its_results(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--example", "unicycle", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "reached goal" in out and "True" in out
     summary = json.loads((tmp_path / "unicycle.json").read_text())
