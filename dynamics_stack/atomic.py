@@ -29,9 +29,10 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should look like any written file
     try:
         yield tmp
+        # mkstemp makes 0600 (and some writers recreate the file): give it ordinary permissions.
+        os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb+") as handle:  # flush the data before the rename makes it visible
             os.fsync(handle.fileno())
         os.replace(tmp, target)

@@ -232,9 +232,13 @@ class OnnxRuntime(ModelRuntime):
                 self.sessions[name] = ort.InferenceSession(str(onnx_path), options, providers=providers)
             except Exception as exc:  # ORT raises its own exception types for bad files
                 raise ModelFileError(f"{onnx_path}: ONNX Runtime cannot load it ({exc})") from exc
+        self.session_inputs = {name: {i.name for i in s.get_inputs()} for name, s in self.sessions.items()}
 
     def _run_arrays(self, graph: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        feeds = dict(zip(self.input_names(graph), arrays, strict=True))
+        # The exporter prunes inputs a graph does not use (e.g. the scan of a proprio-only
+        # model); the card keeps the full contract, the session gets what it declares.
+        used = self.session_inputs[graph]
+        feeds = {n: a for n, a in zip(self.input_names(graph), arrays, strict=True) if n in used}
         return self.sessions[graph].run(self.output_names(graph), feeds)
 
 

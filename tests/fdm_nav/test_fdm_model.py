@@ -172,3 +172,18 @@ def test_onnx_encoder_handles_a_batch_of_windows(tmp_path):
         ref_poses, ref_logits = model(proprio, state, scan, commands)
     assert torch.allclose(poses, ref_poses, atol=POSE_ATOL)
     assert torch.allclose(prob, torch.sigmoid(ref_logits), atol=PROB_ATOL)
+
+
+def test_onnx_runs_a_graph_whose_exporter_pruned_an_unused_input(tmp_path):
+    # The proprio-only ablation never reads the scan: ONNX drops that input, the runtime still
+    # accepts the card's full input contract and feeds the session what it declares.
+    cfg = FdmCfg(use_height_scan=False, proprio_hidden=16, rollout_hidden=24)
+    model = Fdm(cfg).eval()
+    card = save_model(tmp_path / "fdm_proprio", model, kind="fdm", config=config_dict(cfg))
+    proprio, state, scan, _ = _inputs(2, cfg)
+    feeds = {"proprio": proprio, "state": state, "height_scan": scan}
+    np.testing.assert_allclose(
+        load_runtime(card.path, "onnx").run("encode_context", feeds)["context"],
+        load_runtime(card.path, "torch").run("encode_context", feeds)["context"],
+        atol=1e-5,
+    )
