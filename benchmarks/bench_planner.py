@@ -1,0 +1,155 @@
+"""One FDM planning cycle (context encode + K rollouts + critics + update), and the same FDM through pytorch_mppi.
+
+Ours: ``FdmPlanner.plan`` at K = 512, 1024, 2048 (T = 10) with the torch and the
+ONNX Runtime backends. Baseline: the same shipped FDM driven through
+pytorch_mppi's per-step dynamics interface (its state carries the pose and the
+two GRU hidden states; each step runs one GRU step and one SE(2) step), with
+the same goal cost, at K = 1024, in the same process. Prints a table and writes
+benchmarks/results/planner.json (``cycle_ms`` per backend and K,
+``ratio_vs_pytorch_mppi`` = pytorch_mppi / ours at K = 1024, torch backend).
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_planner.py [--cycles 20] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from dynamics_stack.atomic import atomic_write_json
+from dynamics_stack.runtime import load_runtime
+from fdm_nav.model import _gru_step
+from fdm_nav.planner import FdmPlanner, PlannerCfg
+from fdm_nav.se2 import twist_displacement
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).with_name("results") / "planner.json"
+
+
+def inputs(cfg: dict):
+    g = torch.Generator().manual_seed(0)
+    return (
+        torch.randn(cfg["history"], cfg["proprio_dim"], generator=g) * 0.1,
+        torch.zeros(cfg["history"], cfg["state_dim"]).index_fill_(1, torch.tensor([3]), 1.0),
+        torch.full((60, 46), 0.1),
+    )
+
+
+def time_ms(fn, cycles: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(cycles):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(1000.0 * (time.perf_counter() - t0))
+    return statistics.median(samples)
+
+
+def ours(card: Path, backend: str, K: int, cycles: int) -> float:
+    runtime = load_runtime(card, backend=backend)
+    cfg = PlannerCfg()
+    planner = FdmPlanner(runtime, dataclasses.replace(cfg, mppi=dataclasses.replace(cfg.mppi, num_samples=K)))
+    proprio, state, scan = inputs(runtime.card.config)
+    pose, goal = torch.zeros(3), torch.tensor([6.0, 2.0, float("nan")])
+    return time_ms(lambda: planner.plan(proprio, state, scan, pose, goal), cycles)
+
+
+def theirs(card: Path, K: int, cycles: int) -> float:
+    from pytorch_mppi import MPPI
+
+    model = load_runtime(card, backend="torch").model
+    c = model.cfg
+    Hr, A = c.rollout_hidden, c.action_features
+    proprio, state, scan = inputs(model.cfg.__dict__)
+    goal = torch.tensor([6.0, 2.0])
+    with torch.inference_mode():
+        packed = model.encode_context(proprio[None], state[None], scan[None])[0]
+    ctx_gates, h1_0, h2_0 = packed[: 3 * Hr], packed[3 * Hr : 4 * Hr], packed[4 * Hr :]
+
+    def dynamics(s, a):  # s [K, 3 + 2 Hr]: pose then both hidden states; a [K, 3]
+        with torch.inference_mode():
+            pose, h1, h2 = s[:, :3], s[:, 3 : 3 + Hr], s[:, 3 + Hr :]
+            feats = model.action_encoder(a / model.command_scale)
+            gates = torch.nn.functional.linear(feats, model.w_ih1.weight[:, :A]) + ctx_gates
+            h1 = _gru_step(gates, model.w_hh1(h1), h1)
+            h2 = _gru_step(model.w_ih2(h1), model.w_hh2(h2), h2)
+            vel = a + model.velocity_head(h2) * model.command_scale
+            d = twist_displacement(vel, c.step_dt)
+            cy, sy = torch.cos(pose[:, 2]), torch.sin(pose[:, 2])
+            nxt = torch.stack(
+                [
+                    pose[:, 0] + cy * d[:, 0] - sy * d[:, 1],
+                    pose[:, 1] + sy * d[:, 0] + cy * d[:, 1],
+                    pose[:, 2] + d[:, 2],
+                ],
+                dim=1,
+            )
+            return torch.cat([nxt, h1, h2], dim=1)
+
+    def running_cost(s, a):
+        return torch.linalg.vector_norm(s[:, :2] - goal, dim=1) / c.horizon
+
+    def terminal(states, actions):
+        return 10.0 * torch.linalg.vector_norm(states[0, :, -1, :2] - goal, dim=1)
+
+    mppi = MPPI(
+        dynamics,
+        running_cost,
+        nx=3 + 2 * Hr,
+        noise_sigma=torch.diag(torch.tensor([0.5, 0.2, 0.6]) ** 2),
+        num_samples=K,
+        horizon=c.horizon,
+        lambda_=0.3,
+        u_min=torch.tensor([-0.5, -0.4, -1.0]),
+        u_max=torch.tensor([1.0, 0.4, 1.0]),
+        terminal_state_cost=terminal,
+    )
+    start = torch.cat([torch.zeros(3), h1_0, h2_0])
+    return time_ms(lambda: mppi.command(start), cycles)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "fdm_anymal_d.card.json")
+    parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    parser.add_argument("--ks", type=int, nargs="+", default=[512, 1024, 2048])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cycle = {b: {str(K): round(ours(args.model, b, K, args.cycles), 2) for K in args.ks} for b in ("torch", "onnx")}
+    baseline = round(theirs(args.model, 1024, args.cycles), 2)
+    ratio = round(baseline / cycle["torch"]["1024"], 2) if "1024" in cycle["torch"] else None
+    print(f"FDM planning cycle (encode + K rollouts + critics + update), median of {args.cycles}, CPU")
+    print(f"{'backend':<26}" + "".join(f"{'K=' + str(K):>12}" for K in args.ks))
+    for b, row in cycle.items():
+        print(f"{'ours, ' + b:<26}" + "".join(f"{row[str(K)]:>10.1f}ms" for K in args.ks))
+    print(f"{'pytorch_mppi per-step':<26}{'':>12}{baseline:>10.1f}ms  (K=1024)")
+    print(f"ratio pytorch_mppi / ours (torch, K=1024): {ratio}x")
+    atomic_write_json(
+        args.out,
+        {
+            "model": args.model.name,
+            "horizon": 10,
+            "cycles": args.cycles,
+            "torch_threads": torch.get_num_threads(),
+            "cpu": platform.processor() or platform.machine(),
+            "cycle_ms": cycle,
+            "pytorch_mppi_ms_K1024": baseline,
+            "ratio_vs_pytorch_mppi": ratio,
+        },
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
