@@ -221,6 +221,9 @@ class OnnxRuntime(ModelRuntime):
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads  # 0 lets ORT choose
+        # Spinning worker threads would steal the cores torch needs between ORT calls (the planner
+        # interleaves both); measured: planning cycle K=1024 68 ms with spinning, see bench_planner.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         available = ort.get_available_providers()
         providers = [p for p in (providers or ("CUDAExecutionProvider", "CPUExecutionProvider")) if p in available]
         self.sessions = {}
