@@ -26,8 +26,11 @@ from sim.platform import PlatformCfg
 from sim.terrain import HeightMap
 
 
-def blocked_cells(hm: HeightMap, platform: PlatformCfg, cell: float) -> tuple[np.ndarray, float]:
-    """Blocked mask on a grid of ``cell`` metres (a multiple of the map's resolution) and that cell size."""
+def blocked_cells(hm: HeightMap, platform: PlatformCfg, cell: float, margin: float = 0.0) -> tuple[np.ndarray, float]:
+    """Blocked mask on a grid of ``cell`` metres (a multiple of the map's resolution) and that cell size.
+
+    Blocked cells grow by half the platform's width plus ``margin`` metres.
+    """
     k = max(1, round(cell / hm.resolution))
     h = hm.heights.cpu().numpy()
     H, W = (h.shape[0] // k) * k, (h.shape[1] // k) * k
@@ -44,15 +47,20 @@ def blocked_cells(hm: HeightMap, platform: PlatformCfg, cell: float) -> tuple[np
     steep = np.degrees(np.arctan(np.hypot(gx, gy))) > platform.max_tilt_deg
     fine_bad |= steep & ~maximum_filter(fine_bad, size=win)
     coarse = fine_bad[:H, :W].reshape(H // k, k, W // k, k).any(axis=(1, 3))
-    grow = max(1, round((platform.width / 2) / (k * hm.resolution)))
+    grow = max(1, round((platform.width / 2 + margin) / (k * hm.resolution)))
     return maximum_filter(coarse, size=2 * grow + 1), k * hm.resolution
 
 
 def plan_route(
-    hm: HeightMap, platform: PlatformCfg, start: tuple[float, float], goal: tuple[float, float], cell: float = 0.1
+    hm: HeightMap,
+    platform: PlatformCfg,
+    start: tuple[float, float],
+    goal: tuple[float, float],
+    cell: float = 0.1,
+    margin: float = 0.0,
 ):
     """Shortest 8-connected route [N, 2] (map frame) from start to goal around blocked cells; None if none."""
-    blocked, size = blocked_cells(hm, platform, cell)
+    blocked, size = blocked_cells(hm, platform, cell, margin)
     R, C = blocked.shape
     ox, oy = hm.origin[0] - hm.resolution / 2 + size / 2, hm.origin[1] - hm.resolution / 2 + size / 2
 
@@ -86,9 +94,13 @@ def plan_route(
     return xy.astype(np.float32)
 
 
-def route_or_line(hm: HeightMap, platform: PlatformCfg, start, goal) -> np.ndarray:
-    """``plan_route``, or the straight segment start -> goal when the map offers no route."""
-    route = plan_route(hm, platform, start, goal)
+def route_or_line(hm: HeightMap, platform: PlatformCfg, start, goal, margins=(0.3, 0.15, 0.0)) -> np.ndarray:
+    """``plan_route`` with the first clearance margin that leaves a route, else the straight segment."""
+    route = None
+    for margin in margins:  # prefer a route with room to spare; narrow doors still get one
+        route = plan_route(hm, platform, start, goal, margin=margin)
+        if route is not None:
+            break
     return route if route is not None else np.array([start, goal], dtype=np.float32)
 
 
