@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from timing import time_calls  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dynamics_stack.atomic import atomic_write_json
 from dynamics_stack.runtime import load_runtime
@@ -26,15 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "fdm.json"
 
 
-def median_ms(fn, reps: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(1000.0 * (time.perf_counter() - t0))
-    return statistics.median(samples)
+def median_ms(fn, reps: int) -> float:
+    return statistics.median(time_calls(fn, reps))
 
 
 def bench_backend(card: Path, backend: str, device: str, ks: list[int], reps: int) -> dict:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from timing import time_calls  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dynamics_stack.atomic import atomic_write_json
 from dynamics_stack.examples.unicycle import EffortCritic, GoalCritic, ObstacleCritic, UnicycleCfg, unicycle_rollout
@@ -32,18 +32,6 @@ K, T, DT = 1024, 50, 0.1
 SIGMA = (0.6, 1.2)
 LAMBDA = 0.5
 U_MIN, U_MAX = (0.0, -2.0), (1.0, 2.0)
-
-
-def time_cycles(plan_once, warmup: int, cycles: int) -> list[float]:
-    """Milliseconds of each timed planning cycle after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        plan_once()
-    samples = []
-    for _ in range(cycles):
-        t0 = time.perf_counter()
-        plan_once()
-        samples.append(1000.0 * (time.perf_counter() - t0))
-    return samples
 
 
 def ours(problem: UnicycleCfg, state: torch.Tensor):
@@ -124,11 +112,11 @@ def main() -> int:
     # Interleave the two so machine load drifts hit both alike.
     ours_ms, theirs_ms = [], []
     plan_ours, plan_theirs = ours(problem, state), theirs(problem, state)
-    time_cycles(plan_ours, args.warmup, 0)
-    time_cycles(plan_theirs, args.warmup, 0)
+    time_calls(plan_ours, 0, args.warmup)
+    time_calls(plan_theirs, 0, args.warmup)
     for _ in range(args.cycles):
-        ours_ms += time_cycles(plan_ours, 0, 1)
-        theirs_ms += time_cycles(plan_theirs, 0, 1)
+        ours_ms += time_calls(plan_ours, 1, warmup=0)
+        theirs_ms += time_calls(plan_theirs, 1, warmup=0)
     ours_med, theirs_med = statistics.median(ours_ms), statistics.median(theirs_ms)
     result = {
         "problem": f"unicycle goal+obstacle+effort, K={K}, T={T}, nu=2, 1 iteration per cycle",

@@ -17,10 +17,10 @@ import argparse
 import dataclasses
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from timing import time_calls  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dynamics_stack.atomic import atomic_write_json
 from dynamics_stack.runtime import load_runtime
@@ -41,15 +41,8 @@ def inputs(cfg: dict):
     )
 
 
-def time_ms(fn, cycles: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(cycles):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(1000.0 * (time.perf_counter() - t0))
-    return statistics.median(samples)
+def time_ms(fn, cycles: int) -> float:
+    return statistics.median(time_calls(fn, cycles))
 
 
 def ours(card: Path, backend: str, K: int, cycles: int) -> float:
