@@ -58,6 +58,17 @@ class GraphSpec:
     dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)  # name -> {axis: symbol}
 
 
+class BoundMethod(nn.Module):
+    """One method of a model exposed as ``forward``: the module a ``GraphSpec`` exports and runs."""
+
+    def __init__(self, model: nn.Module, method: str):
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, *inputs: torch.Tensor):
+        return getattr(self.model, self.method)(*inputs)
+
+
 class Exportable(Protocol):
     """What a model class provides to be saved, exported and run by the runtime."""
 

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from dynamics_stack.config import cfg_from_dict, cfg_to_dict
-from dynamics_stack.runtime import GraphSpec
+from dynamics_stack.runtime import BoundMethod, GraphSpec
 from fdm_nav.se2 import integrate_body_velocities
 
 
@@ -225,14 +225,14 @@ class Fdm(nn.Module):
             context = self.encode_context(proprio, state, scan)
         return {
             "encode_context": GraphSpec(
-                _Method(self, "encode_context"),
+                BoundMethod(self, "encode_context"),
                 ("proprio", "state", "height_scan"),
                 ("context",),
                 (proprio, state, scan),
                 dynamic_axes={n: {0: "B"} for n in ("proprio", "state", "height_scan", "context")},
             ),
             "rollout": GraphSpec(
-                _Method(self, "rollout"),
+                BoundMethod(self, "rollout"),
                 ("context", "commands"),
                 ("poses", "failure_prob"),
                 (context, commands),
@@ -259,17 +259,6 @@ def _gru_step(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
     z = torch.sigmoid(i_z + h_z)
     n = torch.tanh(i_n + r * h_n)
     return (1.0 - z) * n + z * h
-
-
-class _Method(nn.Module):
-    """Expose one method of the model as ``forward`` (the export wrapper)."""
-
-    def __init__(self, model: nn.Module, method: str):
-        super().__init__()
-        self.model, self.method = model, method
-
-    def forward(self, *inputs: Tensor):
-        return getattr(self.model, self.method)(*inputs)
 
 
 def build_from_config(config: dict[str, Any]) -> Fdm:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from dynamics_stack.runtime import GraphSpec, register_model_kind, save_model
+from dynamics_stack.runtime import BoundMethod, GraphSpec, register_model_kind, save_model
 
 
 class TinyDynamics(nn.Module):
@@ -35,26 +35,15 @@ class TinyDynamics(nn.Module):
         context = self.encode(obs).detach()
         actions = torch.randn(7, c["horizon"], c["action_dim"], generator=torch.Generator().manual_seed(2))
         return {
-            "encode": GraphSpec(_Call(self, "encode"), ("obs",), ("context",), (obs,)),
+            "encode": GraphSpec(BoundMethod(self, "encode"), ("obs",), ("context",), (obs,)),
             "rollout": GraphSpec(
-                _Call(self, "rollout"),
+                BoundMethod(self, "rollout"),
                 ("context", "actions"),
                 ("positions",),
                 (context, actions),
                 dynamic_axes={"actions": {0: "K"}, "positions": {0: "K"}},
             ),
         }
-
-
-class _Call(nn.Module):
-    """Expose one method of a model as a module's forward (the export wrapper)."""
-
-    def __init__(self, model: nn.Module, method: str):
-        super().__init__()
-        self.model, self.method = model, method
-
-    def forward(self, *inputs):
-        return getattr(self.model, self.method)(*inputs)
 
 
 def build_tiny(config: dict) -> TinyDynamics:
