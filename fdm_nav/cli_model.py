@@ -130,6 +130,9 @@ def _table(report: dict) -> dict:
             "failure_auroc": round(entry["failure"]["auroc"], 4),
             "failure_precision": round(entry["failure"]["precision"], 4),
             "failure_recall": round(entry["failure"]["recall"], 4),
+            "failure_threshold": entry["failure"]["threshold"],
+            "failure_recall_at_0.5": round(entry["failure_at_anchor_threshold"]["recall"], 4),
+            "failure_precision_at_0.5": round(entry["failure_at_anchor_threshold"]["precision"], 4),
             "windows": entry["windows"],
         }
 
