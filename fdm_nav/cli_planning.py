@@ -20,6 +20,7 @@ def register_planning_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--episodes-per-scenario", type=int, default=1, help="episodes per scenario and planner")
     bench.add_argument("--json", type=Path, required=True, help="report to write")
     bench.add_argument("--plots", type=Path, help="folder for one PNG per scenario (default: beside the JSON)")
+    bench.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a shared 2-core CPU)")
     bench.add_argument("--no-progress", action="store_true")
     bench.set_defaults(func=_benchmark)
 
@@ -29,6 +30,10 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     if args.episodes_per_scenario < 1:
         raise ValueError("--episodes-per-scenario must be >= 1")
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     report = run_benchmark(
         args.scenarios,
         args.planner,
