@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dynamics_stack.config import ConfigError
+
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "fdm_anymal_d.card.json"
 
 
@@ -29,7 +31,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     from fdm_nav.benchmark import run_benchmark, write_benchmark
 
     if args.episodes_per_scenario < 1:
-        raise ValueError("--episodes-per-scenario must be >= 1")
+        raise ConfigError("--episodes-per-scenario must be >= 1")
     if args.threads > 0:
         import torch
 
