@@ -50,6 +50,14 @@ def make_planner(name: str, scenario: Scenario, model: Path | None, backend: str
     raise ValueError(f"unknown planner {name!r}; choose from {PLANNERS}")
 
 
+def platform_mismatch(planner: NavPlanner, scenario: Scenario) -> str | None:
+    """Why ``planner`` must not drive ``scenario``'s platform (an FDM trained for another one), else None."""
+    trained = getattr(planner, "platform", None)
+    if trained is not None and trained != scenario.platform:
+        return f"model trained for platform {trained!r}; scenario uses {scenario.platform!r}"
+    return None
+
+
 def aggregate(results: list[EpisodeResult]) -> dict[str, Any]:
     """Rates and means over episodes."""
     n = len(results)
@@ -95,6 +103,11 @@ def run_benchmark(
         trajectories, labels = [], []
         for name in planners:
             planner: NavPlanner = make_planner(name, scenario, model, backend)
+            mismatch = platform_mismatch(planner, scenario)
+            if mismatch:  # a model of another robot would be a wrong answer, not a weak one
+                entry["planners"][name] = {"skipped": mismatch}
+                bar.update(episodes)
+                continue
             results = []
             for e in range(episodes):
                 results.append(run_episode(scenario, planner, name, seed=e, height_map=height_map, route=route))
@@ -113,9 +126,11 @@ def run_benchmark(
         name: aggregate([r for r in rs if _terrain_of(per_scenario, r.scenario) in ROUGH_TYPES])
         for name, rs in by_planner.items()
     }
+    skipped = {n: [s for s, e in per_scenario.items() if "skipped" in e["planners"].get(n, {})] for n in planners}
     return {
         "planners": planners,
         "episodes_per_scenario": episodes,
+        "skipped_scenarios": skipped,
         "overall": overall,
         "rough_terrain": rough,
         "scenarios": per_scenario,

@@ -58,6 +58,8 @@ def format_table(report: dict) -> str:
     lines = [head, "-" * len(head)]
 
     def cell(agg: dict) -> str:
+        if "skipped" in agg:
+            return "skipped"
         return f"{agg['success_rate']:.0%}/{agg['failure_rate']:.0%}/{agg['timeout_rate']:.0%}"
 
     for name, entry in report["scenarios"].items():

@@ -161,6 +161,8 @@ class FdmPlanner(NavPlanner):
     def __init__(self, runtime: ModelRuntime, cfg: PlannerCfg | None = None, device: str = "cpu"):
         super().__init__(cfg or PlannerCfg(), device)
         self.runtime = runtime
+        dataset = runtime.card.data.get("training", {}).get("dataset", {})
+        self.platform: str | None = dataset.get("platform", {}).get("name")  # the robot the model learned
         if runtime.card.config.get("horizon") != self.cfg.mppi.horizon:
             raise ValueError(
                 f"model horizon {runtime.card.config.get('horizon')} != planner horizon {self.cfg.mppi.horizon}"

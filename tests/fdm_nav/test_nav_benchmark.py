@@ -152,3 +152,15 @@ def test_fdm_planner_refuses_a_plan_through_a_wall():
     assert result.status == "blocked_by_risk"
     assert torch.equal(result.command, torch.zeros(3))
     assert result.risk > cfg.risk.threshold
+
+
+def test_fdm_planner_is_not_run_on_a_platform_it_was_not_trained_for(tmp_path):
+    wheeled = _write(tmp_path, FLAT.replace("platform: anymal_d", "platform: wheeled_small"), "test_wheeled")
+    out = tmp_path / "bench.json"
+    args = ["nav", "benchmark", "--scenarios", str(wheeled), "--planner", "fdm", "--json", str(out), "--no-progress"]
+    assert dynstack([*args, "--model", str(MODEL)]) == 0
+    report = json.loads(out.read_text())
+    entry = report["scenarios"]["test_flat_short"]["planners"]["fdm"]
+    assert entry == {"skipped": "model trained for platform 'anymal_d'; scenario uses 'wheeled_small'"}
+    assert report["skipped_scenarios"]["fdm"] == ["test_flat_short"]
+    assert report["overall"]["fdm"]["episodes"] == 0
