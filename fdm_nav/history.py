@@ -49,18 +49,13 @@ class HistoryBuffer:
 
     def inputs(self) -> tuple[Tensor, Tensor]:
         """(proprio [H, P], state [H, 6]) in the newest pose's base frame."""
-        origin = self.pose[-1]
-        c, s = torch.cos(origin[2]), torch.sin(origin[2])
-        d = self.pose[:, :2] - origin[:2]
-        x = c * d[:, 0] + s * d[:, 1]
-        y = -s * d[:, 0] + c * d[:, 1]
-        yaw = wrap_angle(self.pose[:, 2] - origin[2])
+        x, y, yaw = to_base_frame(self.pose, self.pose[-1]).unbind(-1)
         state = torch.stack([x, y, torch.sin(yaw), torch.cos(yaw), self.flag, self.energy], dim=-1)
         return self.proprio.clone(), state
 
 
-def to_base_frame(point: Tensor, origin: Tensor) -> Tensor:
-    """(x, y, yaw) of ``point`` [3] in the frame of ``origin`` [3]; a NaN yaw stays NaN."""
+def to_base_frame(points: Tensor, origin: Tensor) -> Tensor:
+    """(x, y, yaw) of ``points`` [..., 3] in the frame of ``origin`` [3]; a NaN yaw stays NaN."""
     c, s = torch.cos(origin[2]), torch.sin(origin[2])
-    dx, dy = point[0] - origin[0], point[1] - origin[1]
-    return torch.stack([c * dx + s * dy, -s * dx + c * dy, wrap_angle(point[2] - origin[2])])
+    dx, dy = points[..., 0] - origin[0], points[..., 1] - origin[1]
+    return torch.stack([c * dx + s * dy, -s * dx + c * dy, wrap_angle(points[..., 2] - origin[2])], dim=-1)
