@@ -24,7 +24,14 @@ import torch
 from timing import time_calls  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dynamics_stack.atomic import atomic_write_json
-from dynamics_stack.examples.unicycle import EffortCritic, GoalCritic, ObstacleCritic, UnicycleCfg, unicycle_rollout
+from dynamics_stack.examples.unicycle import (
+    EffortCritic,
+    GoalCritic,
+    ObstacleCritic,
+    UnicycleCfg,
+    unicycle_rollout,
+    unicycle_step,
+)
 from dynamics_stack.mppi import Mppi, MppiCfg
 
 RESULTS = Path(__file__).with_name("results") / "mppi.json"
@@ -63,10 +70,8 @@ def theirs(problem: UnicycleCfg, state: torch.Tensor):
     centre, radius = torch.tensor(problem.obstacle[:2]), problem.obstacle[2]
     goal_c, obstacle_c, effort_c = GoalCritic(problem.goal), ObstacleCritic(problem.obstacle), EffortCritic()
 
-    def dynamics(s, a):  # s [K, 3], a [K, 2]: the same Euler step as unicycle_rollout
-        x, y, yaw = s[:, 0], s[:, 1], s[:, 2]
-        v, w = a[:, 0], a[:, 1]
-        return torch.stack([x + v * torch.cos(yaw) * DT, y + v * torch.sin(yaw) * DT, yaw + w * DT], dim=1)
+    def dynamics(s, a):  # s [K, 3], a [K, 2]: the per-step form of unicycle_rollout
+        return unicycle_step(s, a, DT)
 
     def running_cost(s, a):  # the same terms as the critics, one time step at a time
         dist = torch.linalg.vector_norm(s[:, :2] - goal, dim=1)
