@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from dynamics_stack.atomic import atomic_path, atomic_write_json
@@ -184,8 +184,6 @@ def save_training_state(
 
 def load_training_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """Restore what :func:`save_training_state` wrote; returns ``extra``. Errors name the file."""
-    from safetensors import safe_open
-
     path = Path(path)
     tensors = load_weights(path)
     try:
