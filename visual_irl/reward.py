@@ -1,0 +1,83 @@
+"""The AIRL reward network: state reward g(s) and shaping potential h(s), with its export contract.
+
+AIRL (Fu, Luo, Levine 2018) writes the discriminator's logit as
+f(s, s') = g(s) + gamma h(s') - h(s); g is the reward that transfers to new
+dynamics, h absorbs shaping. Both are small MLPs over the normalised 13-number
+state; the normalisation (mean/std of the expert states) lives in buffers so
+the exported graph takes raw states.
+
+Graph ``reward``: input ``state`` [B, 13] float32 -> outputs ``reward`` [B]
+(g) and ``potential`` [B] (h). Loaded by ``dynamics_stack.runtime`` as kind
+``irl_reward``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from dynamics_stack.runtime import BoundMethod, GraphSpec
+from visual_irl.features import STATE_DIM
+
+
+def mlp(inp: int, hidden: int, layers: int, out: int = 1) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods += [nn.Linear(inp if i == 0 else hidden, hidden), nn.Tanh()]
+    mods.append(nn.Linear(hidden, out))
+    return nn.Sequential(*mods)
+
+
+class RewardNet(nn.Module):
+    """g(s) and h(s) over raw states (normalised inside)."""
+
+    def __init__(self, state_dim: int = STATE_DIM, hidden: int = 64, layers: int = 2, gamma: float = 0.99):
+        super().__init__()
+        self.state_dim, self.hidden, self.layers, self.gamma = state_dim, hidden, layers, gamma
+        self.register_buffer("mean", torch.zeros(state_dim))
+        self.register_buffer("std", torch.ones(state_dim))
+        self.g = mlp(state_dim, hidden, layers)
+        self.h = mlp(state_dim, hidden, layers)
+
+    def config(self) -> dict[str, Any]:
+        return {"state_dim": self.state_dim, "hidden": self.hidden, "layers": self.layers, "gamma": self.gamma}
+
+    def set_normalization(self, states: torch.Tensor) -> None:
+        self.mean.copy_(states.mean(0))
+        self.std.copy_(states.std(0).clamp_min(1e-3))
+
+    def _norm(self, s: torch.Tensor) -> torch.Tensor:
+        return (s - self.mean) / self.std
+
+    def reward(self, state: torch.Tensor) -> torch.Tensor:
+        """g(s): [B, 13] -> [B]."""
+        return self.g(self._norm(state)).squeeze(-1)
+
+    def potential(self, state: torch.Tensor) -> torch.Tensor:
+        """h(s): [B, 13] -> [B]."""
+        return self.h(self._norm(state)).squeeze(-1)
+
+    def f(self, s: torch.Tensor, s_next: torch.Tensor) -> torch.Tensor:
+        """AIRL's f(s, s') = g(s) + gamma h(s') - h(s): [B]."""
+        return self.reward(s) + self.gamma * self.potential(s_next) - self.potential(s)
+
+    def reward_and_potential(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.reward(state), self.potential(state)
+
+    def export_graphs(self) -> dict[str, GraphSpec]:
+        return {
+            "reward": GraphSpec(
+                module=BoundMethod(self, "reward_and_potential"),
+                input_names=("state",),
+                output_names=("reward", "potential"),
+                dummy_inputs=(torch.zeros(2, self.state_dim),),
+                dynamic_axes={"state": {0: "B"}, "reward": {0: "B"}, "potential": {0: "B"}},
+            )
+        }
+
+
+def build_from_config(config: dict[str, Any]) -> RewardNet:
+    """Runtime builder (``irl_reward`` kind)."""
+    return RewardNet(**config)
