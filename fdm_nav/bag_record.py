@@ -1,0 +1,64 @@
+"""Write ROS 2 messages into a rosbag2 (MCAP or sqlite3) with the rosbags library; no ROS install needed.
+
+Messages are serialised by rclpy (CDR, what ``ros2 bag record`` stores) and
+written under the type names and definitions of rosbags' Jazzy type store, so
+``ros2 bag`` and ``dynstack nav import-bag`` read the result. The bag is only
+valid after ``close()`` (the metadata file is written last); a crash leaves a
+bag that the importer reports as truncated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+STORAGES = ("mcap", "sqlite3")
+
+
+def msg_type_name(msg_or_cls: Any) -> str:
+    """'pkg/msg/Name' of an rclpy message (class or instance)."""
+    cls = msg_or_cls if isinstance(msg_or_cls, type) else type(msg_or_cls)
+    return f"{cls.__module__.split('.')[0]}/msg/{cls.__name__}"
+
+
+class BagWriter:
+    """Append messages of known types to topics of a new rosbag2 folder."""
+
+    def __init__(self, path: str | Path, storage: str = "mcap"):
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import Stores, get_typestore
+
+        if storage not in STORAGES:
+            raise ValueError(f"bag storage must be one of {STORAGES}, got {storage!r}")
+        self.path = Path(path)
+        if self.path.exists():
+            raise FileExistsError(f"{self.path}: bag folder exists already (rosbag2 writes a new folder)")
+        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+        self.typestore = get_typestore(Stores.ROS2_JAZZY)
+        self.writer = Writer(self.path, version=9, storage_plugin=plugin)
+        self.writer.open()
+        self.connections: dict[str, Any] = {}
+        self.count = 0
+
+    def add_topic(self, topic: str, msg_type: str) -> None:
+        if topic not in self.connections:
+            self.connections[topic] = self.writer.add_connection(topic, msg_type, typestore=self.typestore)
+
+    def write(self, topic: str, msg: Any, t_ns: int) -> None:
+        """Serialise ``msg`` with rclpy and store it at receive time ``t_ns``."""
+        from rclpy.serialization import serialize_message
+
+        self.add_topic(topic, msg_type_name(msg))
+        self.writer.write(self.connections[topic], int(t_ns), serialize_message(msg))
+        self.count += 1
+
+    def write_raw(self, topic: str, msg_type: str, data: bytes, t_ns: int) -> None:
+        """Store already serialised CDR bytes (from a raw subscription)."""
+        self.add_topic(topic, msg_type)
+        self.writer.write(self.connections[topic], int(t_ns), data)
+        self.count += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

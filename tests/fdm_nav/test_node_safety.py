@@ -1,0 +1,250 @@
+"""Safety behaviours of the fdm_planner node, each driven by real rclpy publishers (RELIABILITY.md 1-7).
+
+The planner node and a standing "robot" (tests/fdm_nav/nav_feed.py) run in
+this process on one executor and talk over loopback DDS. Timing parameters
+are chosen so that each behaviour shows within a few cycles; tests wait on
+conditions and count cycles, never assert on how long something took.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file (no test packages here)
+from nav_feed import RobotFeed, planner_node, spin_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def rig(ros_context):
+    """(planner, feed, executor) factory; everything is torn down after the test."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    made = []
+
+    def make(stamped: bool = False, activate: bool = True, **overrides):
+        planner = planner_node(ros_context, **overrides)
+        feed = RobotFeed(ros_context, stamped=stamped)
+        executor = SingleThreadedExecutor(context=ros_context)
+        executor.add_node(planner)
+        executor.add_node(feed)
+        made.append((planner, feed, executor))
+        if activate:
+            assert planner.trigger_configure().value == 0 or planner.settings is not None
+            planner.trigger_activate()
+        return planner, feed, executor
+
+    yield make
+    for planner, feed, executor in made:
+        executor.shutdown()
+        planner.destroy_node()
+        feed.destroy_node()
+
+
+def _drive_until_ok(planner, feed, executor, spin_until, goal=(5.0, 0.0)):
+    """Give the robot a goal and wait until the planner publishes planned commands."""
+
+    def ok():
+        feed.goal_until_taken(*goal)
+        return bool(feed.status) and feed.status[-1]["state"] == "ok" and len(feed.commands) >= 3
+
+    assert spin_until(executor, ok, 30.0), feed.status[-3:]
+
+
+def _in_limits(commands: np.ndarray, planner) -> bool:
+    g = planner.settings.gate
+    return bool(
+        np.isfinite(commands).all()
+        and (commands[:, 0] >= g.vx_min - 1e-9).all()
+        and (commands[:, 0] <= g.vx_max + 1e-9).all()
+        and (np.abs(commands[:, 1]) <= g.vy_max + 1e-9).all()
+        and (np.abs(commands[:, 2]) <= g.wz_max + 1e-9).all()
+    )
+
+
+def test_planned_commands_move_toward_the_goal_within_limits(rig, spin_until):
+    planner, feed, executor = rig()
+    _drive_until_ok(planner, feed, executor, spin_until)
+    spin_for(executor, 1.0)
+    cmds = np.array(feed.commands)
+    assert _in_limits(cmds, planner)
+    assert cmds[-5:, 0].mean() > 0.05  # goal straight ahead: it walks forward
+    # Acceleration bound between consecutive planned commands (one control period apart).
+    g, period = planner.settings.gate, 1.0 / planner.settings.node.control_rate
+    assert (np.abs(np.diff(cmds[:, :2], axis=0)) <= g.accel_lin * period + 1e-9).all()
+    assert (np.abs(np.diff(cmds[:, 2])) <= g.accel_ang * period + 1e-9).all()
+
+
+@pytest.mark.parametrize("which", ["odometry", "elevation map"])
+def test_stale_input_gives_zero_then_quiet_with_reason(rig, spin_until, which):
+    planner, feed, executor = rig(max_odom_age=0.3, max_map_age=0.6, stale_hold=0.4)
+    _drive_until_ok(planner, feed, executor, spin_until)
+    n_before = len(feed.commands)
+    if which == "odometry":
+        feed.odom_age = 2.0  # messages keep coming, but with old stamps
+    else:
+        feed.map_on = False  # the map stops
+    assert spin_until(executor, lambda: feed.status[-1]["state"] == "stale_input", 10.0)
+    assert which in feed.status[-1]["reason"]
+    # Zero commands first, then quiet: the count stops growing while the input stays stale.
+    assert spin_until(executor, lambda: len(feed.commands) > n_before and feed.commands[-1] == [0.0] * 3, 5.0)
+    spin_for(executor, 1.0)  # longer than stale_hold
+    quiet_from = len(feed.commands)
+    spin_for(executor, 0.6)
+    assert len(feed.commands) == quiet_from
+    assert feed.status[-1]["state"] == "stale_input"
+    stale_cmds = feed.commands[n_before:]
+    first_zero = next(i for i, c in enumerate(stale_cmds) if c == [0.0] * 3)
+    assert all(c == [0.0] * 3 for c in stale_cmds[first_zero:])
+    # Fresh input again: planning resumes.
+    feed.odom_age, feed.map_on = 0.0, True
+    assert spin_until(executor, lambda: feed.status[-1]["state"] == "ok", 10.0)
+
+
+def test_overrun_replays_the_shifted_plan_then_stops(rig, spin_until):
+    from rclpy.parameter import Parameter
+
+    planner, feed, executor = rig(max_overrun_cycles=3)
+    _drive_until_ok(planner, feed, executor, spin_until)
+    last_planned = feed.commands[-1]
+    assert max(abs(v) for v in last_planned) > 0
+    # No plan can meet a 0.1 ms budget: every cycle from now on overruns.
+    result = planner.set_parameters([Parameter("plan_budget", value=1e-4)])[0]
+    assert result.successful, result.reason
+    n0 = len(feed.status)
+    assert spin_until(executor, lambda: any("zero after" in s["reason"] for s in feed.status[n0:]), 10.0)
+    overruns = [s for s in feed.status[n0:] if s["state"] == "overrun"]
+    shifted = [s for s in overruns if "previous plan shifted" in s["reason"]]
+    assert [s["reason"].split("(")[-1] for s in shifted[:3]] == ["1/3)", "2/3)", "3/3)"]
+    spin_for(executor, 0.5)
+    assert feed.commands[-1] == [0.0] * 3
+    assert feed.status[-1]["overruns"] >= 4
+
+
+def test_high_risk_publishes_zero_and_says_so(rig, spin_until):
+    # Every sample's failure probability is above a threshold this low, so no plan is acceptable.
+    planner, feed, executor = rig(**{"planner.risk.threshold": 1e-9})
+
+    def blocked():
+        feed.goal_until_taken(5.0, 0.0)
+        return bool(feed.status) and feed.status[-1]["state"] == "blocked_by_risk" and len(feed.commands) >= 3
+
+    assert spin_until(executor, blocked, 30.0), feed.status[-3:]
+    assert "risk" in feed.status[-1]["reason"]
+    assert all(c == [0.0] * 3 for c in feed.commands)
+
+
+def test_wall_ahead_blocks_the_heuristic_planner(rig, spin_until):
+    # A 1 m wall all around the robot at 0.3 m: no command sequence is safe, the robot must stay.
+    planner, feed, executor = rig(planner_type="heuristic")
+    h = feed.heights
+    ii, jj = np.meshgrid(np.arange(h.shape[0]), np.arange(h.shape[1]), indexing="ij")
+    r = np.hypot(ii * 0.1 + feed.origin[0], jj * 0.1 + feed.origin[1])
+    h[(r > 0.3) & (r < 0.6)] = 1.0
+
+    def blocked():
+        feed.goal_until_taken(5.0, 0.0)
+        return bool(feed.status) and feed.status[-1]["state"] == "blocked_by_risk" and len(feed.commands) >= 3
+
+    assert spin_until(executor, blocked, 30.0), feed.status[-3:]
+    assert all(c == [0.0] * 3 for c in feed.commands)
+
+
+def test_non_finite_inputs_are_dropped_and_counted(rig, spin_until):
+    from dynamics_stack.ros.nav_convert import make_odometry, make_pose_stamped
+
+    planner, feed, executor = rig()
+    _drive_until_ok(planner, feed, executor, spin_until)
+    bad_odom = make_odometry("odom", "base_link", feed.now(), (math.nan, 0.0, 0.6), (0, 0, 0), (0, 0, 0), (0, 0, 0))
+    bad_goal = make_pose_stamped("odom", feed.now(), math.inf, 0.0)
+    wrong_frame_goal = make_pose_stamped("map", feed.now(), 3.0, 0.0)
+    for _ in range(3):
+        for pub, msg in ((feed.pub_odom, bad_odom), (feed.pub_goal, bad_goal), (feed.pub_goal, wrong_frame_goal)):
+            pub.publish(msg)
+            spin_for(executor, 0.05)
+
+    def counted():
+        d = feed.status[-1]["dropped"]
+        return d.get("odometry", 0) >= 3 and d.get("goal_pose", 0) >= 6
+
+    assert spin_until(executor, counted, 10.0), feed.status[-1]
+    assert np.isfinite(np.array(feed.commands)).all()
+    assert feed.status[-1]["state"] == "ok"  # the good stream goes on; the old goal is kept
+
+
+def test_invalid_parameters_are_refused_with_a_reason(rig):
+    from rclpy.parameter import Parameter
+
+    planner, feed, executor = rig()
+    for name, value, word in [
+        ("control_rate", -1.0, "control_rate"),
+        ("backend", "tensorrt", "backend"),
+        ("gate.vx_max", math.nan, "vx_max"),
+        ("planner.risk.threshold", 1.5, "threshold"),
+        ("max_overrun_cycles", 100, "max_overrun_cycles"),
+    ]:
+        before = planner.get_parameter(name).value
+        result = planner.set_parameters([Parameter(name, value=value)])[0]
+        assert not result.successful and word in result.reason, (name, result.reason)
+        after = planner.get_parameter(name).value
+        assert after == before or (isinstance(before, float) and math.isnan(before) and math.isnan(after))
+    # A valid change is taken.
+    assert planner.set_parameters([Parameter("stale_hold", value=0.2)])[0].successful
+
+
+def test_configure_refuses_bad_startup_parameters(ros_context):
+    from rclpy.parameter import Parameter
+
+    from fdm_nav.node import PlannerNode
+
+    node = PlannerNode(
+        context=ros_context,
+        parameter_overrides=[Parameter("model", value="models/no_such_model.card.json")],
+    )
+    try:
+        node.trigger_configure()
+        assert node.settings is None
+        assert "no_such_model" in node.reason
+    finally:
+        node.destroy_node()
+
+
+def test_lifecycle_quiet_when_inactive_and_zero_on_deactivate_and_shutdown(rig, spin_until):
+    from lifecycle_msgs.msg import State
+
+    planner, feed, executor = rig(activate=False)
+    planner.trigger_configure()
+    assert planner.settings is not None
+    feed.send_goal(5.0, 0.0)
+    spin_for(executor, 1.0)
+    assert feed.commands == [] and feed.status == []  # configured but inactive: nothing published
+    planner.trigger_activate()
+    _drive_until_ok(planner, feed, executor, spin_until)
+    assert max(abs(v) for v in feed.commands[-1]) > 0
+    planner.trigger_deactivate()
+    spin_for(executor, 0.3)
+    assert feed.commands[-1] == [0.0] * 3
+    n = len(feed.commands)
+    spin_for(executor, 0.8)
+    assert len(feed.commands) == n  # inactive again: quiet
+    # Active again, then shut down from active: one last zero.
+    planner.trigger_activate()
+    _drive_until_ok(planner, feed, executor, spin_until)
+    planner.trigger_shutdown()
+    spin_for(executor, 0.3)
+    assert feed.commands[-1] == [0.0] * 3
+    assert planner._state_machine.current_state[0] == State.PRIMARY_STATE_FINALIZED
+
+
+def test_twist_stamped_by_parameter(rig, spin_until):
+    planner, feed, executor = rig(stamped=True, cmd_vel_stamped=True)
+    _drive_until_ok(planner, feed, executor, spin_until)
+    msg = feed.stamped_msgs[-1]
+    assert msg.header.frame_id == "base_link"
+    assert msg.header.stamp.sec > 0
