@@ -95,3 +95,12 @@ def test_deadly_direct_path_does_not_fail(ros_context):
     )
     assert moved > 1.0  # it did drive (a robot that never moves trivially never fails)
     assert np.isfinite(commands).all()
+    assert codes == (0, 0)
+    assert {s["state"] for s in planner_status} <= {
+        "idle",
+        "ok",
+        "stale_input",
+        "overrun",
+        "blocked_by_risk",
+        "goal_reached",
+    }

@@ -129,7 +129,7 @@ def test_overrun_replays_the_shifted_plan_then_stops(rig, spin_until):
 
 def test_high_risk_publishes_zero_and_says_so(rig, spin_until):
     # Every sample's failure probability is above a threshold this low, so no plan is acceptable.
-    planner, feed, executor = rig(**{"planner.risk.threshold": 1e-9})
+    _planner, feed, executor = rig(**{"planner.risk.threshold": 1e-9})
 
     def blocked():
         feed.goal_until_taken(5.0, 0.0)
@@ -142,7 +142,7 @@ def test_high_risk_publishes_zero_and_says_so(rig, spin_until):
 
 def test_wall_ahead_blocks_the_heuristic_planner(rig, spin_until):
     # A 1 m wall all around the robot at 0.3 m: no command sequence is safe, the robot must stay.
-    planner, feed, executor = rig(planner_type="heuristic")
+    _planner, feed, executor = rig(planner_type="heuristic")
     h = feed.heights
     ii, jj = np.meshgrid(np.arange(h.shape[0]), np.arange(h.shape[1]), indexing="ij")
     r = np.hypot(ii * 0.1 + feed.origin[0], jj * 0.1 + feed.origin[1])
@@ -181,7 +181,7 @@ def test_non_finite_inputs_are_dropped_and_counted(rig, spin_until):
 def test_invalid_parameters_are_refused_with_a_reason(rig):
     from rclpy.parameter import Parameter
 
-    planner, feed, executor = rig()
+    planner, _feed, _executor = rig()
     for name, value, word in [
         ("control_rate", -1.0, "control_rate"),
         ("backend", "tensorrt", "backend"),
