@@ -46,6 +46,8 @@ setup(
     entry_points={
         "console_scripts": [
             "dynstack = dynamics_stack.cli:main",
+            "fdm_planner = fdm_nav.node:main",
+            "terrain_sim = sim.ros_node:main",
         ],
     },
 )
