@@ -16,8 +16,8 @@ Gaussian instance noise.
 
 Training writes ``OUT.ckpt/last.safetensors`` (reward, policy, optimiser,
 iteration) every ``checkpoint_every`` iterations and ``OUT.ckpt/log.csv``;
-``resume`` continues from it with the same per-iteration seeds, so a resumed
-run ends where an uninterrupted one would. The shipped model is the reward
+``resume`` continues from it with the same per-iteration seeds (the
+discriminator's replay buffer of policy samples starts empty again). The shipped model is the reward
 network (``save_model`` -> card, safetensors, ONNX).
 """
 
@@ -58,6 +58,8 @@ class IrlTrainCfg:
     """Discriminator minibatch steps per iteration."""
     disc_batch: int = 512
     """Transitions per side in a discriminator minibatch."""
+    replay_iterations: int = 20
+    """Policy batches kept for the discriminator (a replay buffer, as the imitation library's AIRL keeps)."""
     lr_reward: float = 3e-4
     """Adam learning rate of g and h."""
     lr_policy: float = 3e-4
@@ -82,6 +84,8 @@ class IrlTrainCfg:
             raise ValueError("iterations, n_envs, disc_batch >= 1 and disc_steps >= 0 required")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.replay_iterations < 1:
+            raise ValueError("replay_iterations must be >= 1")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
 
@@ -199,18 +203,20 @@ def train_airl(
             raise ValueError(f"{last}: checkpoint was made with another training config; start without --resume")
         start, log_rows = int(extra["iteration"]), list(extra.get("log", []))
     t0 = time.perf_counter()
+    replay: list[tuple[torch.Tensor, ...]] = []
     bar = tqdm(range(start, cfg.iterations), desc="airl", disable=not progress, initial=start, total=cfg.iterations)
     for it in bar:
         torch.manual_seed(cfg.seed + it)
         gen = torch.Generator().manual_seed(cfg.seed + it)
         ro = collect(env, mods.policy, seed=cfg.seed * 100003 + it)
-        T, N = ro.logp.shape
-        flat = lambda x: x.reshape(T * N, -1)  # noqa: E731
+        # the discriminator sees the policy's transitions of the last `replay_iterations` batches, so states
+        # the policy has left behind (early wandering, wrong bins) stay marked as non-expert
+        replay.append(tuple(x.reshape(-1, x.shape[-1]) for x in (ro.obs, ro.act, ro.next_obs)))
+        del replay[: -cfg.replay_iterations]
+        p_obs, p_act, p_next = (torch.cat(parts) for parts in zip(*replay, strict=True))
         d_loss = d_acc = float("nan")
         for _ in range(cfg.disc_steps):
-            d_loss, d_acc = discriminator_step(
-                mods, opt, expert, flat(ro.obs), flat(ro.act), flat(ro.next_obs), cfg, gen
-            )
+            d_loss, d_acc = discriminator_step(mods, opt, expert, p_obs, p_act, p_next, cfg, gen)
         with torch.no_grad():
             rew = mods.reward.f(ro.obs, ro.next_obs) - mods.policy.log_prob(ro.obs, ro.act)
         stats = ppo_update(mods.policy, opt, ro, rew, gamma=cfg.gamma, entropy=cfg.entropy, gen=gen)

@@ -69,8 +69,9 @@ def deproject(cfg: CameraCfg, pixels: np.ndarray, depth: np.ndarray) -> np.ndarr
     return np.stack([x, y, depth], axis=-1)
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     """4x4 pose of an optical frame at ``eye`` looking at ``target`` (world z up)."""
+    up = np.array([0.0, 0.0, 1.0])
     z = target - eye
     z = z / np.linalg.norm(z)
     x = np.cross(z, up)  # image right

@@ -169,11 +169,11 @@ def body_points(person: human_arm.Person, elbow: np.ndarray, wrist: np.ndarray, 
     sw, hw = human_arm.SHOULDER_WIDTH_FRAC * H / 2, human_arm.HIP_WIDTH_FRAC * H / 2
     hip_z = -(human_arm.SHOULDER_HEIGHT_FRAC - human_arm.HIP_HEIGHT_FRAC) * H
     head = np.array([0.06, 0.0, 0.13 * H])
-    pts[:, KP["nose"]] = head + [0.05, 0, 0]
-    pts[:, KP["left_eye"]] = head + [0.04, 0.03, 0.02]
-    pts[:, KP["right_eye"]] = head + [0.04, -0.03, 0.02]
-    pts[:, KP["left_ear"]] = head + [-0.02, 0.075, 0.0]
-    pts[:, KP["right_ear"]] = head + [-0.02, -0.075, 0.0]
+    pts[:, KP["nose"]] = head + np.array([0.05, 0, 0])
+    pts[:, KP["left_eye"]] = head + np.array([0.04, 0.03, 0.02])
+    pts[:, KP["right_eye"]] = head + np.array([0.04, -0.03, 0.02])
+    pts[:, KP["left_ear"]] = head + np.array([-0.02, 0.075, 0.0])
+    pts[:, KP["right_ear"]] = head + np.array([-0.02, -0.075, 0.0])
     pts[:, KP["left_shoulder"]] = [0, sw, 0]
     pts[:, KP["right_shoulder"]] = [0, -sw, 0]
     # left arm at rest, slightly bent
@@ -195,7 +195,7 @@ def generate_demo(cfg: DemoGenCfg, quality: str, seed: int, person: human_arm.Pe
     rng = np.random.default_rng(seed)
     task = cfg.task
     person = person or sample_person(rng)
-    n_frames = int(round(task.horizon * task.dt * FPS))
+    n_frames = round(task.horizon * task.dt * FPS)
     blemished = bool(rng.random() < 0.5)
     onion0 = rng.uniform(task.onion_low, task.onion_high)
     start = np.asarray(task.rest) + rng.normal(0, 0.015, 3)

@@ -13,6 +13,8 @@ onion is in the box its label calls for.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import gymnasium as gym
 import numpy as np
 
@@ -68,7 +70,7 @@ class BatchedSortingEnv:
 class SortingEnv(gym.Env):
     """One sorting episode with the gymnasium API (reward: 1 on the step the onion lands correctly)."""
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, task: SortingTaskCfg | None = None, arm: ArmModel | None = None):
         if arm is None:

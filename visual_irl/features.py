@@ -32,6 +32,7 @@ STATE_NAMES = (
     "blemished",
 )
 NEEDED = (*TORSO, *ARM)
+MAX_RANGE_M = 10.0  # beyond the range of any RGB-D camera (RealSense D435: about 10 m)
 
 
 def torso_frame(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,14 +55,26 @@ def to_torso(points: np.ndarray, R: np.ndarray, origin: np.ndarray) -> np.ndarra
 
 
 def frame_states(
-    kp: np.ndarray, conf: np.ndarray, onion: np.ndarray, blemished: np.ndarray | float, min_confidence: float
+    kp: np.ndarray,
+    conf: np.ndarray,
+    onion: np.ndarray,
+    blemished: np.ndarray | float,
+    min_confidence: float,
+    max_range: float = MAX_RANGE_M,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame states [F, 13] and validity [F] from keypoints [F, 17, 3], confidence [F, 17], onion [F, 3]."""
+    """Per-frame states [F, 13] and validity [F] from keypoints [F, 17, 3], confidence [F, 17], onion [F, 3].
+
+    Points farther than ``max_range`` from the camera are invalid too: finite but absurd input
+    (a detector's garbage, a corrupted message) must not buy a reward.
+    """
     kp = np.asarray(kp, dtype=np.float64)
     onion = np.asarray(onion, dtype=np.float64)
     needed = kp[:, NEEDED]
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = np.all(np.linalg.norm(needed, axis=-1) <= max_range, axis=1)
+        near &= np.linalg.norm(onion, axis=-1) <= max_range
     valid = np.all(np.isfinite(needed), axis=(1, 2)) & np.all(conf[:, NEEDED] >= min_confidence, axis=1)
-    valid &= np.all(np.isfinite(onion), axis=1)
+    valid &= np.all(np.isfinite(onion), axis=1) & near
     with np.errstate(invalid="ignore", divide="ignore"):
         R, origin = torso_frame(kp)
         arm = to_torso(kp[:, ARM], R, origin)  # [F, 3, 3]
