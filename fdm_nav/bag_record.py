@@ -62,3 +62,50 @@ class BagWriter:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+# Topics ``dynstack nav record`` takes by default, with their types (what import-bag reads).
+DEFAULT_TOPICS = {
+    "/odometry": "nav_msgs/msg/Odometry",
+    "/elevation_map": "sensor_msgs/msg/PointCloud2",
+    "/cmd_vel": "geometry_msgs/msg/Twist",
+    "/terrain_sim/status": "std_msgs/msg/String",
+}
+
+
+def record(path: str | Path, topics: dict[str, str], storage: str = "mcap", duration: float = 0.0) -> int:
+    """Record ``topics`` (name -> 'pkg/msg/Type') into a new bag until ``duration`` s pass or Ctrl-C; returns count.
+
+    Subscriptions are raw (the CDR bytes go into the bag unchanged) with sensor-data
+    QoS, which also receives from reliable publishers.
+    """
+    import importlib
+    import time
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.qos import qos_profile_sensor_data
+
+    writer = BagWriter(path, storage)
+    rclpy.init()
+    node = rclpy.create_node("dynstack_record")
+    try:
+        for topic, type_name in topics.items():
+            pkg, _, name = type_name.split("/")
+            cls = getattr(importlib.import_module(f"{pkg}.msg"), name)
+            writer.add_topic(topic, type_name)
+
+            def store(data: bytes, topic=topic, type_name=type_name) -> None:
+                writer.write_raw(topic, type_name, data, node.get_clock().now().nanoseconds)
+
+            node.create_subscription(cls, topic, store, qos_profile_sensor_data, raw=True)
+        end = time.monotonic() + duration if duration > 0 else float("inf")
+        while rclpy.ok() and time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        writer.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return writer.count

@@ -74,6 +74,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     register_planning_commands(sub)
 
+    from fdm_nav.cli_ros import register_ros_commands  # import-bag, record (rosbag2)
+
+    register_ros_commands(sub)
+
 
 def _gen_data(args: argparse.Namespace) -> int:
     import torch

@@ -74,8 +74,8 @@ class PlannerNodeCfg:
     """Publish geometry_msgs/TwistStamped instead of Twist on cmd_vel (takes effect at configure)."""
     base_frame: str = "base_link"
     """frame_id of TwistStamped commands (REP-105); empty: the odometry's child_frame_id."""
-    map_resolution: float = 0.1
-    """Cell size [m] of the elevation cloud's grid (elevation_mapping's default 0.1 m)."""
+    map_resolution: float = 0.0
+    """Cell size [m] of the elevation cloud's grid; 0: taken from the cloud (smallest spacing of its points)."""
     map_max_cells: int = 4_000_000
     """Largest elevation grid accepted (cells); a bigger cloud is dropped (memory bound)."""
     base_height: float = 0.6
@@ -100,10 +100,12 @@ class PlannerNodeCfg:
             raise ValueError("model must name a model card when planner_type is 'fdm'")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
-        for name in ("control_rate", "max_odom_age", "max_map_age", "plan_budget", "map_resolution", "lookahead"):
+        for name in ("control_rate", "max_odom_age", "max_map_age", "plan_budget", "lookahead"):
             _positive(name, getattr(self, name))
         if self.control_rate > 100:
             raise ValueError(f"control_rate must be <= 100 Hz, got {self.control_rate}")
+        if not (math.isfinite(self.map_resolution) and self.map_resolution >= 0):
+            raise ValueError(f"map_resolution must be finite and >= 0 (0: from the cloud), got {self.map_resolution}")
         if not (math.isfinite(self.stale_hold) and self.stale_hold >= 0):
             raise ValueError(f"stale_hold must be finite and >= 0, got {self.stale_hold}")
         if not 0 <= self.max_overrun_cycles <= 10:

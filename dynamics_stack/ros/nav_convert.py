@@ -206,8 +206,28 @@ class ElevationGrid:
         return float("nan")
 
 
-def elevation_cloud_to_grid(msg: PointCloud2, resolution: float, max_cells: int = 4_000_000) -> ElevationGrid:
+MIN_RESOLUTION = 0.01  # m: finer elevation maps do not exist for legged robots; a finer spacing is garbage
+
+
+def detect_resolution(xy: np.ndarray) -> float:
+    """Cell size of a cloud of cell centres: the smallest spacing between distinct x or y values."""
+    steps = []
+    for axis in (0, 1):
+        values = np.unique(np.round(xy[:, axis], 6))
+        if len(values) > 1:
+            steps.append(float(np.diff(values).min()))
+    if not steps:
+        raise MessageError("elevation cloud: cannot tell the cell size from a single cell (set map_resolution)")
+    res = min(steps)
+    if res < MIN_RESOLUTION:
+        raise MessageError(f"elevation cloud: cell spacing {res:.3g} m is below {MIN_RESOLUTION} m")
+    return round(res, 6)
+
+
+def elevation_cloud_to_grid(msg: PointCloud2, resolution: float = 0.0, max_cells: int = 4_000_000) -> ElevationGrid:
     """Rasterise an elevation cloud (one point per cell: x, y = cell centre, z = height) onto a grid.
+
+    ``resolution`` 0 takes the cell size from the cloud (``detect_resolution``).
 
     Points with a non-finite x or y, or an infinite z, make the whole message
     unusable (MessageError); NaN z marks an unknown cell. Several points in one
@@ -225,6 +245,8 @@ def elevation_cloud_to_grid(msg: PointCloud2, resolution: float, max_cells: int 
         raise MessageError("elevation cloud has infinite heights (NaN marks unknown cells, Inf is invalid)")
     if np.abs(pts[:, :2]).max() > MAX_COORD or np.nanmax(np.abs(pts[:, 2]), initial=0.0) > MAX_COORD:
         raise MessageError(f"elevation cloud has coordinates beyond {MAX_COORD:g} m")
+    if resolution <= 0:
+        resolution = detect_resolution(pts[:, :2])
     lo = pts[:, :2].min(axis=0)
     idx = np.round((pts[:, :2] - lo) / resolution).astype(np.int64)  # [N, 2]
     shape = idx.max(axis=0) + 1
