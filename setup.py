@@ -48,6 +48,7 @@ setup(
             "dynstack = dynamics_stack.cli:main",
             "fdm_planner = fdm_nav.node:main",
             "terrain_sim = sim.ros_node:main",
+            "irl_reward = visual_irl.node:main",
         ],
     },
 )

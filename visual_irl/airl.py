@@ -58,6 +58,10 @@ class IrlTrainCfg:
     """Discriminator minibatch steps per iteration."""
     disc_batch: int = 512
     """Transitions per side in a discriminator minibatch."""
+    project_arm: bool = True
+    """Reward sees shoulder and elbow through the arm model (as the policy's environment makes them), not as
+    observed; measured: with the raw elbow the discriminator separates demos from rollouts by the regression's
+    residual and the held-out Spearman drops (0.53-0.59 raw vs 0.76-0.79 projected, 100-iteration runs)."""
     replay_iterations: int = 20
     """Policy batches kept for the discriminator (a replay buffer, as the imitation library's AIRL keeps)."""
     lr_reward: float = 3e-4
@@ -133,8 +137,9 @@ class AirlModules(nn.Module):
 
 
 def make_modules(cfg: IrlTrainCfg, task: SortingTaskCfg, expert: ExpertData) -> tuple[AirlModules, torch.optim.Adam]:
-    reward = RewardNet(hidden=cfg.hidden, gamma=cfg.gamma)
+    reward = RewardNet(hidden=cfg.hidden, gamma=cfg.gamma, project_arm=cfg.project_arm)
     reward.set_normalization(expert.obs)
+    reward.set_arm_model(expert.arm.coef)
     policy = GaussianPolicy(task.max_step, reward.mean, reward.std, hidden=cfg.hidden)
     mods = AirlModules(reward, policy)
     # one optimiser, two groups: each loss only produces gradients for its own group, and

@@ -50,7 +50,7 @@ class IrlRewardNodeCfg:
     """Parameters of the ``irl_reward`` node (ROS parameters of the same names)."""
 
     model: str = "models/irl_reward.card.json"
-    """Model card of the reward network; a relative path is taken from the package root."""
+    """Model card of the reward network; relative paths: working directory first, then the package root."""
     backend: Literal["onnx", "torch"] = "onnx"
     """Inference backend: ONNX Runtime (as on the robot) or torch."""
     robot: Literal["panda", "ur5", "none"] = "panda"
@@ -87,9 +87,17 @@ class IrlRewardNodeCfg:
             raise ValueError("model must name a model card")
 
 
+def default_parameters() -> dict:
+    """Every ROS parameter the node declares, with its default."""
+    return {**cfg_to_ros_params(IrlRewardNodeCfg()), "autostart": True}
+
+
 def resolve_model(path: str) -> Path:
+    """Relative model paths: the working directory first, then the package root."""
     p = Path(path)
-    return p if p.is_absolute() else ROOT / p
+    if p.is_absolute() or p.exists():
+        return p
+    return ROOT / p
 
 
 def _make_node_class():
@@ -110,7 +118,8 @@ def _make_node_class():
         def __init__(self, node_name: str = "irl_reward", **kwargs):
             super().__init__(node_name, **kwargs)
             docs = field_docs(IrlRewardNodeCfg)
-            for name, value in cfg_to_ros_params(IrlRewardNodeCfg()).items():
+            docs["autostart"] = "Configure and activate on start (false: wait for a lifecycle manager)."
+            for name, value in default_parameters().items():
                 self.declare_parameter(name, value, ParameterDescriptor(description=docs.get(name, "")))
             self.counts: Counter[str] = Counter()
             self.runtime = None
@@ -312,7 +321,6 @@ def main(args=None) -> None:
     node = make_node()
     try:
         # A lone run configures and activates itself; under a lifecycle manager, set autostart:=false.
-        node.declare_parameter("autostart", True)
         if node.get_parameter("autostart").value:
             node.trigger_configure()
             node.trigger_activate()

@@ -33,23 +33,52 @@ def mlp(inp: int, hidden: int, layers: int, out: int = 1) -> nn.Sequential:
 class RewardNet(nn.Module):
     """g(s) and h(s) over raw states (normalised inside)."""
 
-    def __init__(self, state_dim: int = STATE_DIM, hidden: int = 64, layers: int = 2, gamma: float = 0.99):
+    def __init__(
+        self,
+        state_dim: int = STATE_DIM,
+        hidden: int = 64,
+        layers: int = 2,
+        gamma: float = 0.99,
+        project_arm: bool = True,
+    ):
         super().__init__()
         self.state_dim, self.hidden, self.layers, self.gamma = state_dim, hidden, layers, gamma
+        self.project_arm = project_arm
         self.register_buffer("mean", torch.zeros(state_dim))
         self.register_buffer("std", torch.ones(state_dim))
+        # ArmModel coefficients [10, 6]: shoulder and elbow as a quadratic function of the wrist
+        self.register_buffer("arm_coef", torch.zeros(10, 6))
         self.g = mlp(state_dim, hidden, layers)
         self.h = mlp(state_dim, hidden, layers)
 
     def config(self) -> dict[str, Any]:
-        return {"state_dim": self.state_dim, "hidden": self.hidden, "layers": self.layers, "gamma": self.gamma}
+        return {
+            "state_dim": self.state_dim,
+            "hidden": self.hidden,
+            "layers": self.layers,
+            "gamma": self.gamma,
+            "project_arm": self.project_arm,
+        }
+
+    def set_arm_model(self, coef) -> None:
+        self.arm_coef.copy_(torch.as_tensor(coef, dtype=torch.float32))
+
+    def _arm(self, s: torch.Tensor) -> torch.Tensor:
+        """With ``project_arm``, shoulder and elbow are replaced by the arm model's prediction from the wrist:
+        the reward then sees the arm exactly as the environment's policy does (see ``visual_irl.airl``)."""
+        if not self.project_arm:
+            return s
+        x, y, z = s[..., 6], s[..., 7], s[..., 8]
+        one = torch.ones_like(x)
+        design = torch.stack([one, x, y, z, x * x, y * y, z * z, x * y, x * z, y * z], dim=-1)
+        return torch.cat([design @ self.arm_coef, s[..., 6:]], dim=-1)
 
     def set_normalization(self, states: torch.Tensor) -> None:
         self.mean.copy_(states.mean(0))
         self.std.copy_(states.std(0).clamp_min(1e-3))
 
     def _norm(self, s: torch.Tensor) -> torch.Tensor:
-        return (s - self.mean) / self.std
+        return (self._arm(s) - self.mean) / self.std
 
     def reward(self, state: torch.Tensor) -> torch.Tensor:
         """g(s): [B, 13] -> [B]."""

@@ -1,0 +1,254 @@
+"""``dynstack irl ...``: demonstrations, AIRL training, evaluation, retargeting; thin wrappers over visual_irl.
+
+Commands: ``gen-demos`` (generated demonstrations as keypoint files),
+``train`` (AIRL -> reward model card + ONNX), ``eval`` (Spearman of learned
+return vs true score, policy comparison, plots), ``retarget`` (robot joint
+trajectories of one or more demonstrations, metrics vs plain IK, plot).
+Heavy imports happen inside the commands so ``dynstack --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dynamics_stack.config import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    irl = subparsers.add_parser("irl", help="reward from human demonstrations: keypoints, AIRL, retargeting")
+    irl.set_defaults(group_parser=irl)
+    sub = irl.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser(
+        "gen-demos",
+        help="generate sorting-task demonstrations (COCO-17 keypoints through an RGB-D camera model)",
+        description="Writes DIR/demo_NNNN.{npz,json} and DIR/index.json (quality, variant, true score per file).",
+    )
+    gen.add_argument("--out", type=Path, required=True, help="folder to write")
+    gen.add_argument("--good", type=int, default=40)
+    gen.add_argument("--suboptimal", type=int, default=0)
+    gen.add_argument("--failed", type=int, default=0)
+    gen.add_argument("--people", type=int, default=8, help="different demonstrators (body size, swivel, speed)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--format", choices=("npz", "json"), default="npz")
+    gen.add_argument("--no-progress", action="store_true")
+    gen.set_defaults(func=_gen_demos)
+
+    train = sub.add_parser(
+        "train",
+        help="AIRL on the good demonstrations of a folder; writes the reward model (card, safetensors, ONNX)",
+        description="Writes OUT.card.json, OUT.safetensors, OUT.reward.onnx and OUT.ckpt/{last.safetensors,log.csv}.",
+    )
+    train.add_argument("--demos", type=Path, required=True, help="folder of keypoint files (gen-demos or recorded)")
+    train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/irl_reward")
+    train.add_argument("--config", type=Path, help="YAML with IrlTrainCfg fields")
+    train.add_argument("--iterations", type=int, help="override IrlTrainCfg.iterations")
+    train.add_argument("--seed", type=int, help="override IrlTrainCfg.seed")
+    train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: a shared 2-core CPU)")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval", help="learned return vs true score on held-out demos; policy vs expert and BC")
+    ev.add_argument("--model", type=Path, required=True, help="reward model card")
+    ev.add_argument("--train-demos", type=Path, required=True, help="the expert demos the model was trained on")
+    ev.add_argument("--test-demos", type=Path, required=True, help="held-out demos of mixed quality")
+    ev.add_argument("--json", type=Path, required=True, help="report to write")
+    ev.add_argument("--plots", type=Path, help="folder for PNGs (default: beside the JSON)")
+    ev.add_argument("--ppo-iterations", type=int, default=200, help="PPO iterations on the learned reward")
+    ev.add_argument("--skip-policy", action="store_true", help="only the return-vs-score part")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--threads", type=int, default=1)
+    ev.add_argument("--update-card", action="store_true", help="store the headline metrics in the model card")
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(func=_eval)
+
+    rt = sub.add_parser("retarget", help="map demonstrations onto a cobot; joint trajectories, metrics, plot")
+    rt.add_argument("demos", nargs="+", type=Path, help="keypoint files or folders of them")
+    rt.add_argument("--robot", choices=("panda", "ur5", "both"), default="both")
+    rt.add_argument("--out", type=Path, required=True, help="folder for trajectories (NPZ), metrics JSON and plot")
+    rt.add_argument("--plot", type=Path, help="PNG of the first demonstration (default OUT/retarget.png)")
+    rt.set_defaults(func=_retarget)
+
+
+def _demo_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir() and not (p / "metadata.yaml").exists():
+            files += sorted(q for q in p.iterdir() if q.suffix in (".npz", ".json") and q.name != "index.json")
+        else:
+            files.append(p)
+    if not files:
+        raise FileNotFoundError(f"no keypoint files (.npz/.json) in {', '.join(map(str, paths))}")
+    return files
+
+
+def load_folder(folder: Path, quality: str | None = None) -> list:
+    from visual_irl.keypoints import load_demo
+
+    demos = [load_demo(f) for f in _demo_files([folder])]
+    if quality is not None:
+        demos = [d for d in demos if d.meta.get("quality", quality) == quality]
+        if not demos:
+            raise ConfigError(f"{folder}: no demonstrations of quality '{quality}'")
+    return demos
+
+
+def _gen_demos(args: argparse.Namespace) -> int:
+    from dynamics_stack.atomic import atomic_write_json
+    from visual_irl.demos import DemoGenCfg, generate_set
+    from visual_irl.keypoints import save_demo
+
+    counts = {"good": args.good, "suboptimal": args.suboptimal, "failed": args.failed}
+    if min(counts.values()) < 0 or sum(counts.values()) == 0 or args.people < 1:
+        raise ConfigError("gen-demos: counts must be >= 0 with at least one demo, and --people >= 1")
+    demos = generate_set(DemoGenCfg(), counts, seed=args.seed, people=args.people, progress=not args.no_progress)
+    index = []
+    for i, demo in enumerate(demos):
+        path = save_demo(demo, args.out / f"demo_{i:04d}.{args.format}")
+        m = demo.meta
+        index.append({"file": path.name, **{k: m[k] for k in ("quality", "variant", "score", "correct", "person_id")}})
+    atomic_write_json(args.out / "index.json", {"seed": args.seed, "counts": counts, "demos": index})
+    print(f"wrote {len(demos)} demonstrations to {args.out}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from dynamics_stack.config import load_cfg_yaml
+    from visual_irl.airl import IrlTrainCfg, replace_cfg, train_airl
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    cfg = load_cfg_yaml(IrlTrainCfg, args.config) if args.config else IrlTrainCfg()
+    try:
+        cfg = replace_cfg(cfg, iterations=args.iterations, seed=args.seed)
+    except ValueError as exc:
+        raise ConfigError(f"train arguments: {exc}") from exc
+    demos = load_folder(args.demos, quality="good")
+    _, _, card = train_airl(cfg, demos, args.out, resume=args.resume, progress=not args.no_progress)
+    print(f"wrote {card.path}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from dynamics_stack.atomic import atomic_write_json
+    from dynamics_stack.checkpoint import write_card
+    from dynamics_stack.config import cfg_from_dict
+    from dynamics_stack.runtime import load_runtime
+    from visual_irl.airl import expert_data
+    from visual_irl.evaluate import plot_rewards, policy_comparison, return_vs_score
+    from visual_irl.task import SortingTaskCfg
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    runtime = load_runtime(args.model, backend="torch")
+    card = runtime.card
+    training = card.data.get("training", {})
+    task = cfg_from_dict(SortingTaskCfg, training.get("task", {}), source=f"{card.path} training.task")
+    min_conf = training.get("config", {}).get("min_confidence", 0.5)
+    reward = runtime.model.eval()
+    test = load_folder(args.test_demos)
+    ranking = return_vs_score(reward, test, task, min_conf)
+    report = {"model": card.name, "test_demos": str(args.test_demos), "return_vs_score": ranking}
+    if not args.skip_policy:
+        train = load_folder(args.train_demos, quality="good")
+        expert = expert_data(train, task, min_conf)
+        report["policy"] = policy_comparison(
+            reward, expert, train, task, args.ppo_iterations, seed=args.seed, progress=not args.no_progress
+        )
+    plots = plot_rewards(reward, test, task, ranking, args.plots or args.json.parent)
+    atomic_write_json(args.json, report)
+    headline = {
+        "spearman": round(ranking["spearman"], 4),
+        "kendall_tau": round(ranking["kendall_tau"], 4),
+        "per_quality": ranking["per_quality"],
+    }
+    if "policy" in report:
+        p = report["policy"]
+        headline.update(
+            expert_replay_success=p["expert_replay_success"],
+            learned_reward_policy_success=p["learned_reward_policy_success"],
+            bc_success=p["bc_success"],
+        )
+    print(json.dumps(headline, indent=2))
+    print(f"wrote {args.json} and {', '.join(map(str, plots))}")
+    if args.update_card:
+        data = dict(card.data)
+        data["metrics"] = {"heldout": headline, "report": args.json.name}
+        write_card(card.path, data)
+        print(f"updated metrics in {card.path}")
+    return 0
+
+
+def _retarget(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from dynamics_stack.atomic import atomic_path, atomic_write_json
+    from visual_irl.features import demo_states
+    from visual_irl.keypoints import load_demo
+    from visual_irl.retarget import metrics, retarget_trajectory
+    from visual_irl.robots import load_robot
+
+    robots = ("panda", "ur5") if args.robot == "both" else (args.robot,)
+    files = _demo_files(args.demos)
+    summary: dict = {"demos": [str(f) for f in files], "per_robot": {}}
+    first: dict = {}
+    for name in robots:
+        robot = load_robot(name)
+        rows = []
+        for f in files:
+            demo = load_demo(f)
+            states, _ = demo_states(demo)
+            res = retarget_trajectory(robot, states[:, :9].astype(np.float64))
+            rows.append(metrics(res, robot))
+            with atomic_path(args.out / f"{f.stem}_{name}.npz") as tmp, open(tmp, "wb") as handle:
+                np.savez(handle, joint_names=np.array(robot.joint_names), **{k: v for k, v in res.items()})
+            first.setdefault(name, res)
+        keys = rows[0].keys()
+        summary["per_robot"][name] = {
+            k: (float(np.mean([r[k] for r in rows])) if not isinstance(rows[0][k], bool) else all(r[k] for r in rows))
+            for k in keys
+        }
+        summary["per_robot"][name]["ee_error_mm_max_over_demos"] = float(
+            max(r["retarget_ee_error_mm_max"] for r in rows)
+        )
+    atomic_write_json(args.out / "retarget_metrics.json", summary)
+    plot = _plot_retarget(first, args.plot or args.out / "retarget.png")
+    print(json.dumps(summary["per_robot"], indent=2))
+    print(f"wrote {args.out}/*.npz, retarget_metrics.json and {plot}")
+    return 0
+
+
+def _plot_retarget(results: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from visual_irl.human_arm import JOINT_NAMES
+    from visual_irl.robots import ROBOTS
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(8, 3.2 * len(results)), squeeze=False)
+    for ax, (name, res) in zip(axes[:, 0], results.items(), strict=True):
+        t = np.arange(len(res["q"])) * 0.1
+        for k, (rj, hj, _) in enumerate(ROBOTS[name].joint_map):
+            i = res["map_idx"][k]
+            line = ax.plot(t, res["q"][:, i], lw=2, label=f"{rj} (retarget)")[0]
+            ax.plot(t, res["q_plain"][:, i], lw=1, ls=":", color=line.get_color(), label=f"{rj} (plain IK)")
+            ax.plot(t, res["q_map"][:, i], lw=1, ls="--", color=line.get_color(), alpha=0.6, label=f"mapped {hj}")
+        ax.set_title(f"{name}: retargeted vs plain IK; dashed: mapped from the human ({len(JOINT_NAMES)} angles)")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("rad")
+        ax.legend(fontsize=6, ncol=3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
