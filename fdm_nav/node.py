@@ -33,6 +33,8 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
@@ -46,9 +48,12 @@ from geometry_msgs.msg import Point, PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import ColorRGBA, Header, String
 from visualization_msgs.msg import Marker, MarkerArray
@@ -164,6 +169,13 @@ class PlannerNode(LifecycleNode):
             self.declare_parameter(name, value, ParameterDescriptor(description=docs.get(name, "")))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.drops = DropCounter()
+        # Inputs are taken on their own callback group, so a cycle waiting for its plan does not hold up
+        # odometry (with a multi-threaded executor). Timers and lifecycle services share the default group:
+        # a transition never runs in the middle of a cycle. The lock guards the input state between them.
+        self._inputs_group = MutuallyExclusiveCallbackGroup()
+        self._lock = threading.Lock()
+        self._pub_lock = threading.Lock()
+        self._reset_requested = False
         self.settings: Settings | None = None
         self.planner: NavPlanner | None = None
         self._pending: Settings | None = None
@@ -178,6 +190,7 @@ class PlannerNode(LifecycleNode):
         self.state, self.reason = "unconfigured", ""
         self.last_plan_ms = float("nan")
         self.last_risk = float("nan")
+        self.last_odom_t: float | None = None
 
     def _reset_inputs(self) -> None:
         self.odom = None  # latest OdomSample
@@ -255,10 +268,18 @@ class PlannerNode(LifecycleNode):
             "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
         }
         self._subs = [
-            self.create_subscription(Odometry, "odometry", self._on_odometry, qos_profile_sensor_data),
-            self.create_subscription(PointCloud2, "elevation_map", self._on_map, qos_profile_sensor_data),
-            self.create_subscription(PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=5)),
-            self.create_subscription(PathMsg, "route", self._on_route, QoSProfile(depth=1)),
+            self.create_subscription(
+                Odometry, "odometry", self._on_odometry, qos_profile_sensor_data, callback_group=self._inputs_group
+            ),
+            self.create_subscription(
+                PointCloud2, "elevation_map", self._on_map, qos_profile_sensor_data, callback_group=self._inputs_group
+            ),
+            self.create_subscription(
+                PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=5), callback_group=self._inputs_group
+            ),
+            self.create_subscription(
+                PathMsg, "route", self._on_route, QoSProfile(depth=1), callback_group=self._inputs_group
+            ),
         ]
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fdm_plan")
         self.state, self.reason = "inactive", ""
@@ -293,11 +314,12 @@ class PlannerNode(LifecycleNode):
 
     def _stop_and_quiet(self, why: str) -> None:
         """Publish one zero command while the publisher is still active, then stop the cycle."""
-        if self._active:
-            self._publish_command(np.zeros(3), stop=True)
-            self.state, self.reason = "inactive", why
-            self._publish_status()
-        self._active = False
+        with self._pub_lock:  # a cycle running in another thread cannot publish after this zero
+            if self._active:
+                self._send(np.zeros(3), stop=True)
+                self.state, self.reason = "inactive", why
+                self._publish_status()
+            self._active = False
         for timer in (self._timer, self._diag_timer):
             if timer is not None:
                 timer.cancel()
@@ -320,6 +342,9 @@ class PlannerNode(LifecycleNode):
         """Process exit (Ctrl-C, external shutdown): one zero command if active."""
         if self._active and rclpy.ok(context=self.context):
             self._stop_and_quiet("shutdown")
+            pub = self._pubs.get("cmd_vel")
+            if pub is not None:  # the process is about to end: let reliable subscribers receive that zero
+                pub.wait_for_all_acked(Duration(seconds=1.0))
 
     # ------------------------------------------------------------------ inputs
 
@@ -340,6 +365,10 @@ class PlannerNode(LifecycleNode):
         except MessageError as exc:
             self._drop("odometry", exc)
             return
+        with self._lock:
+            self._take_odometry(sample)
+
+    def _take_odometry(self, sample) -> None:
         self.odom = sample
         if self.settings is None:
             return
@@ -366,7 +395,9 @@ class PlannerNode(LifecycleNode):
         except MessageError as exc:
             self._drop("elevation_map", exc)
             return
-        self.grid, self.height_map = grid, grid_height_map(grid.heights, grid.origin, grid.resolution)
+        height_map = grid_height_map(grid.heights, grid.origin, grid.resolution)
+        with self._lock:
+            self.grid, self.height_map = grid, height_map
 
     def _on_goal(self, msg: PoseStamped) -> None:
         try:
@@ -375,11 +406,10 @@ class PlannerNode(LifecycleNode):
         except MessageError as exc:
             self._drop("goal_pose", exc)
             return
-        self.goal = np.array([goal[0], goal[1], math.nan])  # the planner reaches positions; heading is free
-        self.carrot = None
-        self.fallback.forget() if self.settings is not None else None
-        if self.planner is not None and (self._future is None or self._future.done()):
-            self.planner.reset()
+        with self._lock:
+            self.goal = np.array([goal[0], goal[1], math.nan])  # the planner reaches positions; heading is free
+            self.carrot = None
+            self._reset_requested = True  # planner and fallback plan are reset by the next cycle
         self.get_logger().info(f"new goal ({goal[0]:.2f}, {goal[1]:.2f})")
 
     def _on_route(self, msg: PathMsg) -> None:
@@ -397,7 +427,9 @@ class PlannerNode(LifecycleNode):
         ):
             self._drop("route", MessageError("route does not end at the current goal"))
             return
-        self.carrot = Carrot(xy.astype(np.float32), self.settings.node.lookahead)
+        carrot = Carrot(xy.astype(np.float32), self.settings.node.lookahead)
+        with self._lock:
+            self.carrot = carrot
 
     # ------------------------------------------------------------------ control cycle
 
@@ -432,6 +464,10 @@ class PlannerNode(LifecycleNode):
             ) as exc:  # e.g. a model file that went missing: keep the old planner
                 self.get_logger().error(f"new parameters could not be applied: {exc}")
             self._pending = None
+        if self._reset_requested and not busy:
+            self._reset_requested = False
+            self.planner.reset()
+            self.fallback.forget()
         now = self._now()
         cmd, stop = self._decide(now, busy)
         if cmd is not None:
@@ -452,20 +488,24 @@ class PlannerNode(LifecycleNode):
         self.stale.fresh()
         if busy:
             return self._overrun(now, "previous plan still running")
-        odom = self.odom
-        pose = odom.pose2d
-        pose_t = torch.as_tensor(pose, dtype=torch.float32)
-        goal = torch.as_tensor(self.goal, dtype=torch.float32)
-        if self.carrot is not None:
-            goal = torch.cat([self.carrot.goal(pose_t[:2]), goal[2:]])
-        final = self.goal
-        if math.hypot(final[0] - pose[0], final[1] - pose[1]) < self.settings.planner.goal_tolerance:
+        with self._lock:  # one consistent snapshot of the inputs
+            odom, height_map, final, carrot = self.odom, self.height_map, self.goal, self.carrot
+            pose = odom.pose2d
+            pose_t = torch.as_tensor(pose, dtype=torch.float32)
+            goal = torch.as_tensor(final, dtype=torch.float32)
+            if carrot is not None:
+                goal = torch.cat([carrot.goal(pose_t[:2]), goal[2:]])
+            proprio, state = self.history.inputs()
+            if math.hypot(final[0] - pose[0], final[1] - pose[1]) < self.settings.planner.goal_tolerance:
+                self.goal, self.carrot = None, None
+                reached = True
+            else:
+                reached = False
+        if reached:
             self.state, self.reason = "goal_reached", f"within {self.settings.planner.goal_tolerance} m of the goal"
-            self.goal, self.carrot = None, None
             self.planner.reset()
             return np.zeros(3), True
-        scan = scan_from_map(self.height_map, pose, odom.position[2])
-        proprio, state = self.history.inputs()
+        scan = scan_from_map(height_map, pose, odom.position[2])
         t_start = time.perf_counter()
         planner = self.planner
         self._future = self._pool.submit(self._plan_job, planner, proprio, state, scan, pose_t, goal)
@@ -474,11 +514,13 @@ class PlannerNode(LifecycleNode):
         except concurrent.futures.TimeoutError:
             return self._overrun(now, f"planning took longer than plan_budget {self.settings.node.plan_budget} s")
         self.last_plan_ms = 1000.0 * (time.perf_counter() - t_start)
+        self.last_odom_t = odom.t  # the odometry this command was planned from (latency measurements)
         self.last_risk = result.risk
         self._publish_plan(result, pose, odom)
         if result.status == "goal_reached":
             self.state, self.reason = "goal_reached", "planner: within goal tolerance"
-            self.goal, self.carrot = None, None
+            with self._lock:
+                self.goal, self.carrot = None, None
             return np.zeros(3), True
         if result.status == "blocked_by_risk" or result.risk > self.settings.planner.risk.threshold:
             self.state = "blocked_by_risk"
@@ -510,6 +552,12 @@ class PlannerNode(LifecycleNode):
     # ------------------------------------------------------------------ outputs
 
     def _publish_command(self, cmd: np.ndarray, stop: bool) -> None:
+        """Gate and publish, unless the node stopped meanwhile (checked under the publish lock)."""
+        with self._pub_lock:
+            if self._active:
+                self._send(cmd, stop)
+
+    def _send(self, cmd: np.ndarray, stop: bool) -> None:
         out = self.gate.apply(cmd, stop=stop)
         pub = self._pubs.get("cmd_vel")
         if pub is None:
@@ -526,6 +574,7 @@ class PlannerNode(LifecycleNode):
             "reason": self.reason,
             "risk": None if not math.isfinite(self.last_risk) else round(self.last_risk, 4),
             "plan_ms": None if not math.isfinite(self.last_plan_ms) else round(self.last_plan_ms, 2),
+            "odom_stamp": self.last_odom_t,
             "dropped": dict(self.drops.counts),
             "overruns": self.fallback.total if self.settings is not None else 0,
         }
@@ -589,18 +638,23 @@ class PlannerNode(LifecycleNode):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``fdm_planner`` executable."""
-    rclpy.init(args=args)
+    # Our own signal handling: rclpy's would shut the context down before the last zero command could go out.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM (how launch stops nodes) like Ctrl-C
     node = PlannerNode()
+    executor = MultiThreadedExecutor(num_threads=2)  # inputs keep flowing while a cycle waits for its plan
     try:
         if node.get_parameter("autostart").value:
             node.trigger_configure()
             if node.settings is not None:
                 node.trigger_activate()
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.stop_for_exit()
+        executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file (no test packages here)
+from nav_feed import RobotFeed, spin_for
 from ros_procs import start_node, stop_node
 
 pytestmark = pytest.mark.timeout(240)
@@ -104,3 +105,32 @@ def test_deadly_direct_path_does_not_fail(ros_context):
         "blocked_by_risk",
         "goal_reached",
     }
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_planner_process_sends_zero_when_stopped(ros_context, spin_until, sig):
+    """Ctrl-C (SIGINT) or SIGTERM (how launch stops a node) while driving: the last command is zero."""
+    import signal
+
+    from rclpy.executors import SingleThreadedExecutor
+
+    planner, log = start_node("fdm_nav.node", {"planner.mppi.num_samples": 64}, "fdm_planner")
+    feed = RobotFeed(ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(feed)
+    try:
+
+        def driving():
+            feed.goal_until_taken(5.0, 0.0)
+            return len(feed.commands) >= 3 and max(abs(v) for v in feed.commands[-1]) > 0
+
+        assert spin_until(executor, driving, 60.0), log.read_text()[-2000:]
+        planner.send_signal(getattr(signal, sig))
+        assert spin_until(executor, lambda: planner.poll() is not None, 20.0)
+        spin_for(executor, 0.5)
+        assert planner.returncode == 0, log.read_text()[-2000:]
+        assert feed.commands[-1] == [0.0, 0.0, 0.0], feed.commands[-3:]
+    finally:
+        stop_node(planner)
+        executor.shutdown()
+        feed.destroy_node()
