@@ -23,6 +23,7 @@ network (``save_model`` -> card, safetensors, ONNX).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -64,6 +65,9 @@ class IrlTrainCfg:
     residual and the held-out Spearman drops (0.53-0.59 raw vs 0.76-0.79 projected, 100-iteration runs)."""
     replay_iterations: int = 20
     """Policy batches kept for the discriminator (a replay buffer, as the imitation library's AIRL keeps)."""
+    ema_decay: float = 0.0
+    """Exponential moving average of the reward weights, per iteration (0: none); the average is shipped.
+    Averages out the discriminator's iteration-to-iteration swings."""
     lr_reward: float = 3e-4
     """Adam learning rate of g and h."""
     lr_policy: float = 3e-4
@@ -88,6 +92,8 @@ class IrlTrainCfg:
             raise ValueError("iterations, n_envs, disc_batch >= 1 and disc_steps >= 0 required")
         if not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.replay_iterations < 1:
             raise ValueError("replay_iterations must be >= 1")
         if self.checkpoint_every < 1:
@@ -129,11 +135,17 @@ def expert_data(demos: list[KeypointDemo], task: SortingTaskCfg, min_confidence:
 
 
 class AirlModules(nn.Module):
-    """Everything trained, in one module so one checkpoint holds it."""
+    """Everything trained, in one module so one checkpoint holds it (``reward_ema``: the shipped reward)."""
 
     def __init__(self, reward: RewardNet, policy: GaussianPolicy):
         super().__init__()
         self.reward, self.policy = reward, policy
+        self.reward_ema = copy.deepcopy(reward).requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self, decay: float) -> None:
+        for e, p in zip(self.reward_ema.state_dict().values(), self.reward.state_dict().values(), strict=True):
+            e.copy_(p) if decay == 0.0 or not e.is_floating_point() else e.mul_(decay).add_(p, alpha=1 - decay)
 
 
 def make_modules(cfg: IrlTrainCfg, task: SortingTaskCfg, expert: ExpertData) -> tuple[AirlModules, torch.optim.Adam]:
@@ -222,6 +234,7 @@ def train_airl(
         d_loss = d_acc = float("nan")
         for _ in range(cfg.disc_steps):
             d_loss, d_acc = discriminator_step(mods, opt, expert, p_obs, p_act, p_next, cfg, gen)
+        mods.update_ema(cfg.ema_decay)
         with torch.no_grad():
             rew = mods.reward.f(ro.obs, ro.next_obs) - mods.policy.log_prob(ro.obs, ro.act)
         stats = ppo_update(mods.policy, opt, ro, rew, gamma=cfg.gamma, entropy=cfg.entropy, gen=gen)
@@ -257,9 +270,9 @@ def train_airl(
         }
         card = save_model(
             out,
-            mods.reward,
+            mods.reward_ema,
             kind="irl_reward",
-            config=mods.reward.config(),
+            config=mods.reward_ema.config(),
             description="AIRL reward g(s) and shaping h(s) over keypoint states of the onion-sorting task",
             state=list(STATE_NAMES),
             arm_model=expert.arm.to_list(),

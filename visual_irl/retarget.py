@@ -41,6 +41,10 @@ class IkCfg:
     """Stop when the tool is this close to the target (m)."""
     posture_tolerance: float = 2e-3
     """With a posture target, also iterate until the null-space step is below this (rad)."""
+    max_posture_step: float = 0.05
+    """Largest null-space (posture) change per iteration (rad)."""
+    posture_iterations: int = 10
+    """At most this many posture-only iterations once the tool is on target (bounds the time per frame)."""
     max_iterations: int = 100
     """Iteration cap per frame."""
     max_step: float = 0.3
@@ -61,8 +65,8 @@ def solve_ik(
     n = robot.model.nq
     lam2 = cfg.damping**2
     err = np.inf
-    it = 0
-    for it in range(1, cfg.max_iterations + 1):  # noqa: B007
+    it = reached = 0
+    for it in range(1, cfg.max_iterations + 1):
         e = target - robot.fk(q)
         err = float(np.linalg.norm(e))
         J = robot.jacobian(q)
@@ -73,8 +77,16 @@ def solve_ik(
             # keep iterating while the null-space pull still moves the joints: the answer is the posture
             # nearest the mapped one, not the first that reaches
             null = (np.eye(n) - J_pinv @ J) @ (cfg.posture_gain * (q_posture - q))
-            if err < cfg.tolerance and np.max(np.abs(null)) < cfg.posture_tolerance:
+            # a joint on a stop cannot follow the pull outward; the rest of the pull would leak into the task
+            null[((q <= robot.lower) & (null < 0)) | ((q >= robot.upper) & (null > 0))] = 0.0
+            big = np.max(np.abs(null))
+            if big > cfg.max_posture_step:  # small posture steps leave the task step in charge
+                null *= cfg.max_posture_step / big
+            reached += reached > 0 or err < cfg.tolerance  # iterations since the tool first got on target
+            if err < cfg.tolerance and big < cfg.posture_tolerance:
                 break
+            if reached > cfg.posture_iterations or (reached == 0 and it > cfg.posture_iterations * 3):
+                break  # the pull is fighting the task (a joint limit): stop refining, finish the task below
             dq += null
         elif err < cfg.tolerance:
             break
@@ -82,8 +94,7 @@ def solve_ik(
         if step > cfg.max_step:
             dq *= cfg.max_step / step
         q = np.clip(q + dq, robot.lower, robot.upper)
-    else:
-        err = float(np.linalg.norm(target - robot.fk(q)))
+    err = float(np.linalg.norm(target - robot.fk(q)))
     if q_posture is not None and err >= cfg.tolerance:
         # the posture pull can pin a joint against its limit and stall the task: finish without it
         q, err, more = solve_ik(robot, target, q, cfg)
