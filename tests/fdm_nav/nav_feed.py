@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -52,6 +53,8 @@ class RobotFeed(Node):
         else:
             self.create_subscription(Twist, "cmd_vel", self._on_cmd, 50)
         self.create_subscription(String, "fdm_planner/status", lambda m: self.status.append(json.loads(m.data)), 50)
+        self.diagnostics: list = []
+        self.create_subscription(DiagnosticArray, "/diagnostics", lambda m: self.diagnostics.extend(m.status), 10)
         self.odom_age = 0.0  # s subtracted from the stamps
         self.map_age = 0.0
         self.odom_on = True

@@ -16,9 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_node(module: str, params: dict[str, object], name: str) -> tuple[subprocess.Popen, Path]:
-    """``python -m module --ros-args -p k:=v ...``; returns the process and its log file."""
+def start_node(
+    module: str, params: dict[str, object], name: str, params_files: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, Path]:
+    """``python -m module --ros-args [--params-file F ...] -p k:=v ...``; returns the process and its log file."""
     args = [sys.executable, "-m", module, "--ros-args"]
+    for file in params_files:
+        args += ["--params-file", str(ROOT / file)]
     for key, value in params.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         args += ["-p", f"{key}:={text}"]

@@ -34,9 +34,11 @@ def _drive(ros_context, scenario: str, goal: tuple[float, float], wall_s: float,
 
     from dynamics_stack.ros.nav_convert import make_pose_stamped
 
-    sim, sim_log = start_node("sim.ros_node", {"scenario": scenario}, "terrain_sim")
+    # The parameter files of launch/navigation_sim.launch.py, as that launch file passes them.
+    files = ("config/navigation.yaml", "config/navigation_sim.yaml")
+    sim, sim_log = start_node("sim.ros_node", {"scenario": scenario}, "terrain_sim", files[1:])
     planner, planner_log = start_node(
-        "fdm_nav.node", {"planner.mppi.num_samples": 256, "rollout_markers": 16, **planner_params}, "fdm_planner"
+        "fdm_nav.node", {"planner.mppi.num_samples": 256, "rollout_markers": 16, **planner_params}, "fdm_planner", files
     )
     node = Node("e2e_test", context=ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
@@ -64,7 +66,8 @@ def _drive(ros_context, scenario: str, goal: tuple[float, float], wall_s: float,
         while time.monotonic() < end:
             executor.spin_once(timeout_sec=0.05)
             last = sim_status[-1]
-            if last["failed"] or math.hypot(last["pose"][0] - goal[0], last["pose"][1] - goal[1]) <= 0.5:
+            reached = math.hypot(last["pose"][0] - goal[0], last["pose"][1] - goal[1]) <= 0.5
+            if last["failed"] or (reached and planner_status[-1]["state"] in ("goal_reached", "idle")):
                 break
     finally:
         codes = stop_node(planner), stop_node(sim)

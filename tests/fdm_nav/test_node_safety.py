@@ -99,6 +99,12 @@ def test_stale_input_gives_zero_then_quiet_with_reason(rig, spin_until, which):
     spin_for(executor, 0.6)
     assert len(feed.commands) == quiet_from
     assert feed.status[-1]["state"] == "stale_input"
+    # Diagnostics say the same (1 Hz), as a warning.
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    assert spin_until(executor, lambda: any("stale_input" in d.message for d in feed.diagnostics), 5.0)
+    stale_diag = next(d for d in feed.diagnostics if "stale_input" in d.message)
+    assert stale_diag.level == DiagnosticStatus.WARN and which in stale_diag.message
     stale_cmds = feed.commands[n_before:]
     first_zero = next(i for i, c in enumerate(stale_cmds) if c == [0.0] * 3)
     assert all(c == [0.0] * 3 for c in stale_cmds[first_zero:])
