@@ -1,0 +1,128 @@
+"""``dynstack manip ...``: deformable-object datasets, PGND training and evaluation; thin wrappers.
+
+Commands: ``gen-data`` (sharded, resumable MuJoCo dataset), ``data-info``
+(manifest summary), ``train`` (PGND or the particle-only baseline) and
+``eval-model`` (anchor metrics over 3 s against the baselines, JSON + plots).
+Heavy imports happen inside the commands so ``dynstack --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    manip = subparsers.add_parser("manip", help="manipulation: deformable-object data, PGND training and evaluation")
+    manip.set_defaults(group_parser=manip)
+    sub = manip.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser(
+        "gen-data",
+        help="simulate scripted gripper episodes with a rope or cloth (MuJoCo) and write a resumable dataset",
+        description="Writes DIR/shard_KKKKK.npz and DIR/manifest.json (layout in sim/deformable_datagen.py). "
+        "Running again with the same arguments resumes: finished shards are kept, missing ones are made.",
+    )
+    gen.add_argument("--out", type=Path, required=True, help="dataset folder")
+    gen.add_argument("--category", default="rope", help="object category: rope or cloth")
+    gen.add_argument("--shards", type=int, default=8, help="shard files")
+    gen.add_argument("--episodes-per-shard", type=int, default=8, help="episodes per shard")
+    gen.add_argument("--seconds", type=float, default=5.0, help="seconds per episode (multiple of 0.1)")
+    gen.add_argument("--seed", type=int, default=0, help="base seed")
+    gen.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.set_defaults(func=_gen_data)
+
+    info = sub.add_parser("data-info", help="print the summary of a PGND dataset's manifest")
+    info.add_argument("dir", type=Path)
+    info.set_defaults(func=_data_info)
+
+    train = sub.add_parser("train", help="train PGND (or the particle-only baseline) on a dataset")
+    train.add_argument("--data", type=Path, required=True, help="dataset folder (dynstack manip gen-data)")
+    train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/pgnd_rope")
+    train.add_argument("--config", type=Path, help="YAML with sections 'model' (PgndCfg) and 'train' (PgndTrainCfg)")
+    train.add_argument("--iterations", type=int, help="override train.iterations")
+    train.add_argument("--particle-only", action="store_true", help="baseline: no grid (model.use_grid = false)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
+    train.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared 2-core CPU)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval-model", help="MDE / Chamfer / EMD over 3 s on held-out episodes vs baselines")
+    ev.add_argument("--data", type=Path, required=True, help="dataset folder")
+    ev.add_argument("--model", type=Path, action="append", required=True, help="model card (repeat for several)")
+    ev.add_argument("--json", type=Path, required=True, help="report to write")
+    ev.add_argument("--plots", type=Path, help="PNG prefix, e.g. docs/img/pgnd_rope (default: none)")
+    ev.add_argument("--horizon", type=int, default=30, help="steps of 0.1 s (anchor: 30)")
+    ev.add_argument("--val-fraction", type=float, default=0.2, help="must match the training split")
+    ev.add_argument("--threads", type=int, default=1, help="torch threads")
+    ev.set_defaults(func=_eval)
+
+
+def _gen_data(args: argparse.Namespace) -> int:
+    from sim.deformable_datagen import DeformGenCfg, generate
+
+    try:
+        cfg = DeformGenCfg(
+            category=args.category,
+            shards=args.shards,
+            episodes_per_shard=args.episodes_per_shard,
+            seconds=args.seconds,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"dynstack manip gen-data: {exc}", file=sys.stderr)
+        return 2
+    manifest = generate(cfg, args.out, progress=not args.no_progress, max_new_shards=args.max_shards)
+    print(json.dumps({k: manifest[k] for k in ("category", "episodes", "complete", "last_run")}, indent=1))
+    return 0
+
+
+def _data_info(args: argparse.Namespace) -> int:
+    from sim.deformable_datagen import read_manifest
+
+    m = read_manifest(args.dir)
+    keys = ("format", "category", "num_particles", "frames", "dt", "episodes", "complete", "config")
+    print(json.dumps({k: m.get(k) for k in keys}, indent=1))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from dynamics_stack.config import load_cfg_yaml
+    from pgnd.model import PgndCfg
+    from pgnd.train import PgndTrainCfg, train
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    model_cfg = load_cfg_yaml(PgndCfg, args.config, "model") if args.config else PgndCfg()
+    cfg = load_cfg_yaml(PgndTrainCfg, args.config, "train") if args.config else PgndTrainCfg()
+    if args.iterations is not None:
+        cfg = dataclasses.replace(cfg, iterations=args.iterations)
+    if args.particle_only:
+        model_cfg = dataclasses.replace(model_cfg, use_grid=False)
+    card = train(model_cfg, cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress)
+    print(f"wrote {card.path} (best validation loss {card.data['training']['best_val_loss']:.5f})")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from dynamics_stack.atomic import atomic_write_json
+    from pgnd.evaluate import evaluate
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    result = evaluate(args.model, args.data, val_fraction=args.val_fraction, horizon=args.horizon, plots=args.plots)
+    atomic_write_json(args.json, result)
+    print(f"{result['category']}: {result['episodes']} held-out episodes, mean over {args.horizon} steps (cm)")
+    print(f"{'method':<28}{'MDE':>8}{'Chamfer':>9}{'EMD':>8}")
+    for name, entry in result["methods"].items():
+        print(f"{name:<28}" + "".join(f"{entry[m]['mean'] * 100:>8.2f} " for m in ("mde", "chamfer", "emd")))
+    return 0

@@ -1,0 +1,214 @@
+"""PGND dataset generation: scripted gripper episodes with one deformable category, one shard file per block.
+
+Shard ``k`` holds ``episodes_per_shard`` episodes; episode ``e`` of it is drawn
+from the seed sequence ``(seed, k, e, attempt)``, so a shard comes out the same
+in the first run or after a crash (an episode whose physics goes non-finite
+is redrawn with the next ``attempt``). Written the same robust way as the
+navigation datasets (``sim.datagen``): each shard atomically, then the
+manifest; a rerun skips listed shards, adopts complete unlisted ones, removes
+leftover temporary files, and refuses a folder made with other settings.
+
+Shard layout (``shard_KKKKK.npz``, E episodes, T+1 frames at 10 Hz, N particles):
+
+  x        float32 [E, T+1, N, 3]  particle (flex vertex) positions, m, z up, table top z = 0
+  gripper  float32 [E, T+1, 15]    centre, linear velocity, quaternion wxyz, angular velocity,
+                                   grasp radius, openness (1 open, 0 closed); velocities of step t -> t+1
+  params   float32 [E, 4]          mass, damping, friction, stiffness (``sim.deformable_scene.PARAM_NAMES``)
+  action   int64   [E]             0 grasp, 1 push
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from dynamics_stack.atomic import atomic_path, atomic_write_json
+from dynamics_stack.config import ConfigError, cfg_to_dict
+from sim.deformable_scene import CATEGORIES, PARAM_NAMES, num_particles
+from sim.deformable_script import ACTIONS, DT, simulate_episode
+
+FORMAT = "dynstack-manip-shards/1"
+MANIFEST = "manifest.json"
+SHARD_KEYS = ("x", "gripper", "params", "action")
+GRIPPER_FIELDS = (
+    "px", "py", "pz", "vx", "vy", "vz", "qw", "qx", "qy", "qz", "wx", "wy", "wz", "radius", "openness",
+)  # fmt: skip
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeformGenCfg:
+    """Settings of one PGND dataset; they fix every shard's content."""
+
+    category: str = "rope"
+    """Object category (sim.deformable_scene.CATEGORIES)."""
+    shards: int = 8
+    """Number of shard files."""
+    episodes_per_shard: int = 8
+    """Episodes per shard."""
+    seconds: float = 5.0
+    """Length of each episode (s); >= 3.3 s so that a 30-step evaluation fits after 2 history frames."""
+    seed: int = 0
+    """Base seed."""
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category must be one of {', '.join(CATEGORIES)}, got {self.category!r}")
+        if self.shards < 1 or self.episodes_per_shard < 1:
+            raise ValueError(
+                f"shards and episodes_per_shard must be >= 1, got {self.shards}, {self.episodes_per_shard}"
+            )
+        steps = self.seconds / DT
+        if not (self.seconds >= 1.0 and abs(steps - round(steps)) < 1e-9):
+            raise ValueError(f"seconds must be a multiple of {DT} and >= 1, got {self.seconds}")
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The dataset manifest; a clear error when it is missing, unreadable or not a PGND dataset."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no dataset manifest here (run `dynstack manip gen-data` first)") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(f"{path}: field 'format': expected {FORMAT!r}, got {got!r}")
+    return data
+
+
+def load_shard(path: str | Path, n_particles: int | None = None) -> dict[str, np.ndarray]:
+    """Arrays of one shard; a clear error naming the file when it is truncated, incomplete or mis-shaped."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # zipfile / numpy errors of a truncated or foreign file
+        raise ConfigError(f"{path}: unreadable shard: {exc}") from exc
+    missing = [k for k in SHARD_KEYS if k not in arrays]
+    if missing:
+        raise ConfigError(f"{path}: shard lacks array(s) {', '.join(missing)}")
+    x, g = arrays["x"], arrays["gripper"]
+    if x.ndim != 4 or x.shape[-1] != 3 or g.shape[:2] != x.shape[:2] or g.shape[-1] != len(GRIPPER_FIELDS):
+        raise ConfigError(
+            f"{path}: array shapes x {x.shape}, gripper {g.shape} do not fit [E, T+1, N, 3] / [E, T+1, 15]"
+        )
+    if n_particles is not None and x.shape[2] != n_particles:
+        raise ConfigError(f"{path}: shard has {x.shape[2]} particles, the manifest says {n_particles}")
+    if not (np.isfinite(x).all() and np.isfinite(g).all()):
+        raise ConfigError(f"{path}: shard holds non-finite values")
+    return arrays
+
+
+def simulate_shard(cfg: DeformGenCfg, k: int, progress: tqdm | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """Episodes of shard ``k`` (layout in the module docstring) and how many draws were redrawn."""
+    eps, redrawn = [], 0
+    for e in range(cfg.episodes_per_shard):
+        for attempt in range(MAX_ATTEMPTS):
+            ep = simulate_episode(cfg.category, np.random.default_rng([cfg.seed, k, e, attempt]), cfg.seconds)
+            if ep["finite"]:
+                break
+            redrawn += 1
+        else:
+            raise RuntimeError(f"shard {k} episode {e}: physics non-finite in {MAX_ATTEMPTS} draws")
+        eps.append(ep)
+        if progress is not None:
+            progress.update(cfg.seconds)
+    arrays = {key: np.stack([ep[key] for ep in eps]) for key in SHARD_KEYS}
+    return arrays, redrawn
+
+
+def _entry(k: int, arrays: dict[str, np.ndarray], redrawn: int = 0) -> dict[str, Any]:
+    counts = np.bincount(arrays["action"], minlength=len(ACTIONS))
+    return {
+        "index": k,
+        "file": f"shard_{k:05d}.npz",
+        "episodes": int(arrays["x"].shape[0]),
+        "actions": {a: int(c) for a, c in zip(ACTIONS, counts, strict=True)},
+        "redrawn": redrawn,
+    }
+
+
+def _manifest(cfg: DeformGenCfg, shards: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    listed = [shards[k] for k in sorted(shards)]
+    return {
+        "format": FORMAT,
+        "config": cfg_to_dict(cfg),
+        "category": cfg.category,
+        "num_particles": num_particles(cfg.category),
+        "dt": DT,
+        "frames": round(cfg.seconds / DT) + 1,
+        "gripper_fields": list(GRIPPER_FIELDS),
+        "param_names": list(PARAM_NAMES),
+        "actions": list(ACTIONS),
+        "shards": listed,
+        "episodes": sum(s["episodes"] for s in listed),
+        "complete": len(listed) == cfg.shards,
+    }
+
+
+def generate(
+    cfg: DeformGenCfg, out: str | Path, *, progress: bool = True, max_new_shards: int | None = None
+) -> dict[str, Any]:
+    """Generate (or resume) the dataset of ``cfg`` in ``out``; returns the manifest."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".shard_*.tmp"):
+        stale.unlink()  # interrupted mid-write: regenerated below
+    shards: dict[int, dict[str, Any]] = {}
+    if (out / MANIFEST).exists():
+        old = read_manifest(out)
+        if old["config"] != cfg_to_dict(cfg):
+            diff = sorted(k for k, v in cfg_to_dict(cfg).items() if old["config"].get(k) != v)
+            raise ConfigError(
+                f"{out / MANIFEST}: folder holds a dataset made with other settings ({', '.join(diff)}); use a new --out"
+            )
+        shards = {s["index"]: s for s in old["shards"] if (out / s["file"]).exists()}
+    todo = []
+    for k in range(cfg.shards):
+        path = out / f"shard_{k:05d}.npz"
+        if k in shards:
+            continue
+        if path.exists():  # written, but the run stopped before the manifest listed it
+            try:
+                shards[k] = _entry(k, load_shard(path, num_particles(cfg.category)))
+                continue
+            except ConfigError:
+                path.unlink()
+        todo.append(k)
+    if max_new_shards is not None:
+        todo = todo[: max(0, max_new_shards)]
+    atomic_write_json(out / MANIFEST, _manifest(cfg, shards))
+    bar = tqdm(
+        total=len(todo) * cfg.episodes_per_shard * cfg.seconds,
+        unit="sim s",
+        desc=f"manip gen-data {cfg.category}",
+        disable=not progress,
+    )
+    t0 = time.perf_counter()
+    with bar:
+        for k in todo:
+            arrays, redrawn = simulate_shard(cfg, k, bar)
+            with atomic_path(out / f"shard_{k:05d}.npz") as tmp, open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+            shards[k] = _entry(k, arrays, redrawn)
+            atomic_write_json(out / MANIFEST, _manifest(cfg, shards))
+    wall = time.perf_counter() - t0
+    manifest = _manifest(cfg, shards)
+    sim_s = len(todo) * cfg.episodes_per_shard * cfg.seconds
+    manifest["last_run"] = {
+        "new_shards": len(todo),
+        "wall_s": round(wall, 3),
+        "sim_s_per_wall_s": round(sim_s / wall, 2) if todo else None,
+    }
+    atomic_write_json(out / MANIFEST, manifest)
+    return manifest
