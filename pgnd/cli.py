@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--horizon", type=int, default=30, help="steps of 0.1 s (anchor: 30)")
     ev.add_argument("--val-fraction", type=float, default=0.2, help="must match the training split")
     ev.add_argument("--threads", type=int, default=1, help="torch threads")
+    ev.add_argument("--update-card", action="store_true", help="store each model's held-out metrics in its card")
     ev.set_defaults(func=_eval)
 
 
@@ -125,4 +126,22 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"{'method':<28}{'MDE':>8}{'Chamfer':>9}{'EMD':>8}")
     for name, entry in result["methods"].items():
         print(f"{name:<28}" + "".join(f"{entry[m]['mean'] * 100:>8.2f} " for m in ("mde", "chamfer", "emd")))
+    if args.update_card:
+        from dynamics_stack.checkpoint import load_card, write_card
+
+        for name, card_path in result["models"].items():
+            card = load_card(card_path)
+            data = dict(card.data)
+            data["metrics"] = {
+                "heldout_3s": {
+                    method: {m: round(entry[m]["mean"], 6) for m in ("mde", "chamfer", "emd")}
+                    for method, entry in result["methods"].items()
+                },
+                "model_method": name,
+                "episodes": result["episodes"],
+                "units": "m, mean over 30 steps of 0.1 s and over held-out episodes",
+                "report": args.json.name,
+            }
+            write_card(card.path, data)
+            print(f"updated metrics in {card.path}")
     return 0
