@@ -1,7 +1,7 @@
 """One FDM planning cycle (context encode + K rollouts + critics + update), and the same FDM through pytorch_mppi.
 
 Ours: ``FdmPlanner.plan`` at K = 512, 1024, 2048 (T = 10) with the torch and the
-ONNX Runtime backends. Baseline: the same shipped FDM driven through
+ONNX Runtime backends on the CPU (and torch on CUDA when a GPU is present). Baseline: the same shipped FDM driven through
 pytorch_mppi's per-step dynamics interface (its state carries the pose and the
 two GRU hidden states; each step runs one GRU step and one SE(2) step), with
 the same goal cost, at K = 1024, in the same process. Prints a table and writes
@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "planner.json"
 
 
-def inputs(cfg: dict):
+def inputs(cfg: dict, device: str = "cpu"):
     g = torch.Generator().manual_seed(0)
     return (
-        torch.randn(cfg["history"], cfg["proprio_dim"], generator=g) * 0.1,
-        torch.zeros(cfg["history"], cfg["state_dim"]).index_fill_(1, torch.tensor([3]), 1.0),
-        torch.full((60, 46), 0.1),
+        (torch.randn(cfg["history"], cfg["proprio_dim"], generator=g) * 0.1).to(device),
+        torch.zeros(cfg["history"], cfg["state_dim"]).index_fill_(1, torch.tensor([3]), 1.0).to(device),
+        torch.full((60, 46), 0.1, device=device),
     )
 
 
@@ -45,23 +45,26 @@ def time_ms(fn, cycles: int) -> float:
     return statistics.median(time_calls(fn, cycles))
 
 
-def ours(card: Path, backend: str, K: int, cycles: int) -> float:
-    runtime = load_runtime(card, backend=backend)
+def ours(card: Path, backend: str, K: int, cycles: int, device: str = "cpu") -> float:
+    runtime = load_runtime(card, backend=backend, device=device)
     cfg = PlannerCfg()
-    planner = FdmPlanner(runtime, dataclasses.replace(cfg, mppi=dataclasses.replace(cfg.mppi, num_samples=K)))
-    proprio, state, scan = inputs(runtime.card.config)
+    planner = FdmPlanner(
+        runtime, dataclasses.replace(cfg, mppi=dataclasses.replace(cfg.mppi, num_samples=K)), device=device
+    )
+    proprio, state, scan = inputs(runtime.card.config, device)
     pose, goal = torch.zeros(3), torch.tensor([6.0, 2.0, float("nan")])
+    # plan() returns its command on the CPU, so every timed call ends synchronised with the GPU.
     return time_ms(lambda: planner.plan(proprio, state, scan, pose, goal), cycles)
 
 
-def theirs(card: Path, K: int, cycles: int) -> float:
+def theirs(card: Path, K: int, cycles: int, device: str = "cpu") -> float:
     from pytorch_mppi import MPPI
 
-    model = load_runtime(card, backend="torch").model
+    model = load_runtime(card, backend="torch", device=device).model
     c = model.cfg
     Hr, A = c.rollout_hidden, c.action_features
-    proprio, state, scan = inputs(model.cfg.__dict__)
-    goal = torch.tensor([6.0, 2.0])
+    proprio, state, scan = inputs(model.cfg.__dict__, device)
+    goal = torch.tensor([6.0, 2.0], device=device)
     with torch.inference_mode():
         packed = model.encode_context(proprio[None], state[None], scan[None])[0]
     ctx_gates, h1_0, h2_0 = packed[: 3 * Hr], packed[3 * Hr : 4 * Hr], packed[4 * Hr :]
@@ -96,16 +99,17 @@ def theirs(card: Path, K: int, cycles: int) -> float:
         dynamics,
         running_cost,
         nx=3 + 2 * Hr,
-        noise_sigma=torch.diag(torch.tensor([0.5, 0.2, 0.6]) ** 2),
+        noise_sigma=torch.diag(torch.tensor([0.5, 0.2, 0.6], device=device) ** 2),
         num_samples=K,
         horizon=c.horizon,
+        device=device,
         lambda_=0.3,
-        u_min=torch.tensor([-0.5, -0.4, -1.0]),
-        u_max=torch.tensor([1.0, 0.4, 1.0]),
+        u_min=torch.tensor([-0.5, -0.4, -1.0], device=device),
+        u_max=torch.tensor([1.0, 0.4, 1.0], device=device),
         terminal_state_cost=terminal,
     )
-    start = torch.cat([torch.zeros(3), h1_0, h2_0])
-    return time_ms(lambda: mppi.command(start), cycles)
+    start = torch.cat([torch.zeros(3, device=device), h1_0, h2_0])
+    return time_ms(lambda: mppi.command(start).cpu(), cycles)
 
 
 def main() -> int:
@@ -121,12 +125,24 @@ def main() -> int:
     cycle = {b: {str(K): round(ours(args.model, b, K, args.cycles), 2) for K in args.ks} for b in ("torch", "onnx")}
     baseline = round(theirs(args.model, 1024, args.cycles), 2)
     ratio = round(baseline / cycle["torch"]["1024"], 2) if "1024" in cycle["torch"] else None
-    print(f"FDM planning cycle (encode + K rollouts + critics + update), median of {args.cycles}, CPU")
+    cuda = None
+    if torch.cuda.is_available():  # the same cycle and the same baseline on the GPU, in this process
+        cycle["torch_cuda"] = {str(K): round(ours(args.model, "torch", K, args.cycles, "cuda"), 2) for K in args.ks}
+        base_cuda = round(theirs(args.model, 1024, args.cycles, "cuda"), 2)
+        cuda = {
+            "device": torch.cuda.get_device_name(0),
+            "pytorch_mppi_ms_K1024": base_cuda,
+            "ratio_vs_pytorch_mppi": round(base_cuda / cycle["torch_cuda"]["1024"], 2),
+        }
+    print(f"FDM planning cycle (encode + K rollouts + critics + guard + update), median of {args.cycles}")
     print(f"{'backend':<26}" + "".join(f"{'K=' + str(K):>12}" for K in args.ks))
     for b, row in cycle.items():
         print(f"{'ours, ' + b:<26}" + "".join(f"{row[str(K)]:>10.1f}ms" for K in args.ks))
-    print(f"{'pytorch_mppi per-step':<26}{'':>12}{baseline:>10.1f}ms  (K=1024)")
-    print(f"ratio pytorch_mppi / ours (torch, K=1024): {ratio}x")
+    print(f"{'pytorch_mppi per-step':<26}{'':>12}{baseline:>10.1f}ms  (K=1024, CPU)")
+    print(f"ratio pytorch_mppi / ours (torch, K=1024, CPU): {ratio}x")
+    if cuda:
+        print(f"{'pytorch_mppi per-step':<26}{'':>12}{cuda['pytorch_mppi_ms_K1024']:>10.1f}ms  (K=1024, CUDA)")
+        print(f"ratio pytorch_mppi / ours (torch, K=1024, CUDA): {cuda['ratio_vs_pytorch_mppi']}x")
     atomic_write_json(
         args.out,
         {
@@ -138,6 +154,7 @@ def main() -> int:
             "cycle_ms": cycle,
             "pytorch_mppi_ms_K1024": baseline,
             "ratio_vs_pytorch_mppi": ratio,
+            "cuda": cuda,
         },
     )
     print(f"wrote {args.out}")

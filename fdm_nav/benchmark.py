@@ -1,4 +1,4 @@
-"""Closed-loop navigation benchmark: ``dynstack nav benchmark --scenarios ... --planner fdm|heuristic``.
+"""Closed-loop navigation benchmark: ``dynstack nav benchmark --scenarios ... --planner fdm|heuristic|oracle``.
 
 Runs every scenario file given (any file in the documented format, not only
 the shipped ones) for ``episodes`` episodes per planner in the embedded
@@ -25,12 +25,12 @@ from sim.platform import load_platform
 from sim.scenario import Scenario, load_scenario
 from sim.terrain import build_terrain
 
-PLANNERS = ("fdm", "heuristic")
+PLANNERS = ("fdm", "heuristic", "oracle")
 ROUGH_TYPES = ("stairs", "rough", "pits", "mixed")  # the issue's rough-terrain group
 
 
 def make_planner(name: str, scenario: Scenario, model: Path | None, backend: str, cfg: PlannerCfg | None = None):
-    """A planner for ``scenario``'s platform: the FDM (needs ``model``) or the geometric heuristic."""
+    """A planner for ``scenario``'s platform: the FDM (needs ``model``), the geometric heuristic or the oracle."""
     if name == "fdm":
         from dynamics_stack.runtime import load_runtime
 
@@ -47,6 +47,10 @@ def make_planner(name: str, scenario: Scenario, model: Path | None, backend: str
             inflation=p.width / 2 + 0.1,
         )
         return HeuristicPlanner(cfg, trav)
+    if name == "oracle":
+        from fdm_nav.oracle import OraclePlanner
+
+        return OraclePlanner()
     raise ValueError(f"unknown planner {name!r}; choose from {PLANNERS}")
 
 

@@ -16,7 +16,13 @@ def register_planning_commands(sub: argparse._SubParsersAction) -> None:
         help="run planners closed-loop on scenario files (success, failures, timeouts, time, path, planning ms)",
     )
     bench.add_argument("--scenarios", type=Path, nargs="+", required=True, help="scenario YAML files")
-    bench.add_argument("--planner", nargs="+", choices=("fdm", "heuristic"), default=["fdm"], help="planner(s)")
+    bench.add_argument(
+        "--planner",
+        nargs="+",
+        choices=("fdm", "heuristic", "oracle"),
+        default=["fdm"],
+        help="planner(s); oracle: MPPI through the simulator itself (a slow upper bound)",
+    )
     bench.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="FDM model card for the fdm planner")
     bench.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="FDM runtime backend")
     bench.add_argument("--episodes-per-scenario", type=int, default=1, help="episodes per scenario and planner")

@@ -1,7 +1,8 @@
 """Closed-loop episodes: a planner drives one simulated robot through a scenario at 10 Hz.
 
 Per planning tick (0.1 s): build the FDM inputs from the 20 Hz history, take a
-fresh height scan (missing cells filled), plan, hold the command for 5
+fresh height scan (missing cells filled) and a local height map all around the
+robot (for the FDM planner's guard), plan, hold the command for 5
 physics steps (0.02 s), record proprio after physics steps 2 and 5 (the same
 zero-order hold as the dataset). An episode ends at the goal (success, within
 the scenario's tolerance), at the first failure (collision, fall, stuck,
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from fdm_nav.global_route import Carrot
+from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.history import HistoryBuffer
 from fdm_nav.planner import NavPlanner
 from sim.scenario import Scenario, make_sim
@@ -57,6 +59,18 @@ class EpisodeResult:
         }
 
 
+def local_map_of(sim, half_size: float = 4.0) -> LocalMap:
+    """Heights in a yaw-aligned square around robot 0 (what an elevation-mapping node would give)."""
+    x, y, yaw = (float(v) for v in sim.poses[0])
+    c, s = math.cos(yaw), math.sin(yaw)
+
+    def height_at(xy: torch.Tensor) -> torch.Tensor:
+        world = torch.stack([x + c * xy[..., 0] - s * xy[..., 1], y + s * xy[..., 0] + c * xy[..., 1]], dim=-1)
+        return sim.height_map.sample_nearest(world.to(sim.device)).cpu()
+
+    return LocalMap.around(height_at, half_size)
+
+
 def run_episode(
     scenario: Scenario,
     planner: NavPlanner,
@@ -77,6 +91,8 @@ def run_episode(
         start = sim.poses.clone()
         start[0, 2] += float(torch.empty(1).uniform_(-0.3, 0.3, generator=g))
         sim.reset(start)
+    if hasattr(planner, "attach"):  # the oracle planner simulates from the episode's own state
+        planner.attach(sim)
     planner.reset()
     history = HistoryBuffer(10, sim.proprio().shape[-1])
     history.push(sim.proprio()[0], sim.poses[0], False, float(sim.energy[0]))
@@ -95,7 +111,7 @@ def run_episode(
         scan = fill_nan_nearest(sim.height_scan()[0])
         goal = final if carrot is None else torch.cat([carrot.goal(pose[:2].cpu()), final[2:]])
         t0 = time.perf_counter()
-        plan = planner.plan(proprio, state, scan, pose, goal)
+        plan = planner.plan(proprio, state, scan, pose, goal, local_map_of(sim))
         result.plan_ms.append(1000.0 * (time.perf_counter() - t0))
         result.blocked_ticks += plan.status == "blocked_by_risk"
         command = plan.command.to(sim.device)[None]

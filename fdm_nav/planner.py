@@ -29,6 +29,7 @@ from dynamics_stack.config import cfg_to_dict
 from dynamics_stack.mppi import Mppi, MppiCfg, build_critics
 from dynamics_stack.runtime import ModelRuntime
 from fdm_nav.critics import NAV_CRITICS, GoalCfg, LimitsCfg, NavRolloutBatch, RiskCfg, SmoothnessCfg
+from fdm_nav.hazard_guard import HazardGuard, HazardGuardCfg, LocalMap
 from fdm_nav.history import to_base_frame
 from fdm_nav.se2 import integrate_body_velocities
 
@@ -65,6 +66,8 @@ class PlannerCfg:
     """Smoothness critic."""
     limits: LimitsCfg = field(default_factory=LimitsCfg)
     """Soft command limits critic."""
+    guard: HazardGuardCfg = field(default_factory=HazardGuardCfg)
+    """Geometric guard folded into the FDM's failure probability (FDM planner only)."""
     goal_tolerance: float = 0.5
     """Distance [m] at which the goal counts as reached (anchor success radius)."""
     replan_period: float = 0.1
@@ -111,7 +114,7 @@ class NavPlanner:
         self.mppi.reset()
         self.current = torch.zeros(3, device=self.device)
 
-    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor):
+    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor, local_map: LocalMap | None = None):
         """Per-cycle precomputation (context encoding); returns an opaque context."""
         raise NotImplementedError
 
@@ -119,14 +122,26 @@ class NavPlanner:
         """Poses [K, T, 3] and failure probabilities [K, T] of commands [K, T, 3]."""
         raise NotImplementedError
 
-    def plan(self, proprio: Tensor, state: Tensor, height_scan: Tensor, pose: Tensor, goal: Tensor) -> PlanResult:
-        """One cycle: ``pose`` [3] and ``goal`` [3] (yaw NaN = any) in the same fixed frame."""
+    def plan(
+        self,
+        proprio: Tensor,
+        state: Tensor,
+        height_scan: Tensor,
+        pose: Tensor,
+        goal: Tensor,
+        local_map: LocalMap | None = None,
+    ) -> PlanResult:
+        """One cycle: ``pose`` [3] and ``goal`` [3] (yaw NaN = any) in the same fixed frame.
+
+        ``local_map``: heights all around the robot for the FDM planner's guard
+        (``fdm_nav.hazard_guard``); without it the guard uses the height scan.
+        """
         T = self.cfg.mppi.horizon
         goal_base = to_base_frame(goal.to(self.device, torch.float32), pose.to(self.device, torch.float32))
         if torch.linalg.vector_norm(goal_base[:2]) < self.cfg.goal_tolerance:
             self.reset()
             return PlanResult(torch.zeros(3), "goal_reached", 0.0, torch.zeros(T, 3), None, None)
-        context = self.prepare(proprio.to(self.device), state.to(self.device), height_scan.to(self.device))
+        context = self.prepare(proprio.to(self.device), state.to(self.device), height_scan.to(self.device), local_map)
 
         def rollout(commands: Tensor) -> NavRolloutBatch:
             poses, prob = self.rollout(context, commands)
@@ -167,13 +182,22 @@ class FdmPlanner(NavPlanner):
             raise ValueError(
                 f"model horizon {runtime.card.config.get('horizon')} != planner horizon {self.cfg.mppi.horizon}"
             )
+        self.guard = HazardGuard(self.cfg.guard, self.device) if self.cfg.guard.enabled else None
 
-    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor) -> Tensor:
+    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor, local_map: LocalMap | None = None):
         (context,) = self.runtime.run_torch("encode_context", proprio[None], state[None], height_scan[None])
-        return context
+        if self.guard is None:
+            return context, None
+        grid = local_map or LocalMap(height_scan)
+        grid = LocalMap(grid.heights.to(self.device, torch.float32), grid.x0, grid.y0, grid.cell)
+        return context, self.guard.prepare(grid)
 
-    def rollout(self, context: Tensor, commands: Tensor) -> tuple[Tensor, Tensor]:
-        return self.runtime.run_torch("rollout", context, commands)
+    def rollout(self, context, commands: Tensor) -> tuple[Tensor, Tensor]:
+        encoded, faces = context
+        poses, prob = self.runtime.run_torch("rollout", encoded, commands)
+        if faces is not None:
+            prob = torch.maximum(prob, self.guard.failure(faces, poses))
+        return poses, prob
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,7 +225,7 @@ class HeuristicPlanner(NavPlanner):
         super().__init__(cfg or PlannerCfg(), device)
         self.trav = trav or TraversabilityCfg()
 
-    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor) -> Tensor:
+    def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor, local_map: LocalMap | None = None):
         return traversability(height_scan, self.trav)  # [60, 46] 1 = untraversable
 
     def rollout(self, context: Tensor, commands: Tensor) -> tuple[Tensor, Tensor]:
