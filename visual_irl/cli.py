@@ -70,6 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rt.add_argument("--robot", choices=("panda", "ur5", "both"), default="both")
     rt.add_argument("--out", type=Path, required=True, help="folder for trajectories (NPZ), metrics JSON and plot")
     rt.add_argument("--plot", type=Path, help="PNG of the first demonstration (default OUT/retarget.png)")
+    rt.add_argument("--json", type=Path, help="metrics summary (default OUT/retarget_metrics.json)")
+    rt.add_argument("--quality", help="only demonstrations of this quality (from their metadata)")
     rt.set_defaults(func=_retarget)
 
 
@@ -197,6 +199,10 @@ def _retarget(args: argparse.Namespace) -> int:
 
     robots = ("panda", "ur5") if args.robot == "both" else (args.robot,)
     files = _demo_files(args.demos)
+    if args.quality:
+        files = [f for f in files if load_demo(f).meta.get("quality") == args.quality]
+        if not files:
+            raise ConfigError(f"retarget: no demonstrations of quality {args.quality!r}")
     summary: dict = {"demos": [str(f) for f in files], "per_robot": {}}
     first: dict = {}
     for name in robots:
@@ -218,7 +224,7 @@ def _retarget(args: argparse.Namespace) -> int:
         summary["per_robot"][name]["ee_error_mm_max_over_demos"] = float(
             max(r["retarget_ee_error_mm_max"] for r in rows)
         )
-    atomic_write_json(args.out / "retarget_metrics.json", summary)
+    atomic_write_json(args.json or args.out / "retarget_metrics.json", summary)
     plot = _plot_retarget(first, args.plot or args.out / "retarget.png")
     print(json.dumps(summary["per_robot"], indent=2))
     print(f"wrote {args.out}/*.npz, retarget_metrics.json and {plot}")

@@ -150,3 +150,21 @@ def test_generated_demos_score_by_quality_and_round_trip_through_files(tmp_path)
     with pytest.raises(KeypointFileError, match="strictly increasing"):
         KeypointDemo(t=[0.0, 0.0], keypoints=np.zeros((2, 17, 3)), confidence=np.zeros((2, 17)),
                      objects=np.zeros((2, 0, 3)), labels=())  # fmt: skip
+
+
+def test_rosbag2_of_the_node_topics_round_trips(tmp_path):
+    from visual_irl.rosbag import write_bag
+
+    demo = generate_demo(DemoGenCfg(), "good", seed=12)
+    bag = write_bag(demo, tmp_path / "demo_bag")
+    back = load_demo(bag)
+    np.testing.assert_allclose(back.t, demo.t, atol=1e-6)
+    np.testing.assert_allclose(back.keypoints, demo.keypoints, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(back.confidence, demo.confidence, atol=1e-6)
+    seen = np.isfinite(demo.objects[:, 0, 0])
+    np.testing.assert_allclose(back.objects[seen], demo.objects[seen], atol=1e-6)
+    assert back.labels == demo.labels
+    with pytest.raises(KeypointFileError, match="no topic /people"):
+        from visual_irl.rosbag import load_bag
+
+        load_bag(bag, keypoints_topic="/people")
