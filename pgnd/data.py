@@ -48,8 +48,23 @@ class Episodes:
         return int(self.x.shape[1])
 
 
-def load_episodes(folder: str | Path, split: str = "all", val_fraction: float = 0.2) -> Episodes:
-    """Episodes of ``split`` ('all', 'train' or 'val') of a dataset folder; clear errors for bad files."""
+def farthest_point_indices(points: Tensor, k: int) -> Tensor:  # [N, 3] -> [k] int64
+    """Farthest-point sampling (the anchor's particle selection), deterministic: starts at point 0."""
+    n = points.shape[0]
+    chosen = torch.zeros(k, dtype=torch.int64)
+    dist = torch.full((n,), float("inf"), dtype=points.dtype)
+    for i in range(1, k):
+        dist = torch.minimum(dist, (points - points[chosen[i - 1]]).norm(dim=-1))
+        chosen[i] = torch.argmax(dist)
+    return chosen
+
+
+def load_episodes(folder: str | Path, split: str = "all", val_fraction: float = 0.2, particles: int = 0) -> Episodes:
+    """Episodes of ``split`` ('all', 'train' or 'val') of a dataset folder; clear errors for bad files.
+
+    ``particles`` > 0 keeps that many vertices per episode, farthest-point sampled on its first frame
+    (the same vertices in every frame); 0 keeps them all.
+    """
     if split not in ("all", "train", "val"):
         raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
     folder = Path(folder)

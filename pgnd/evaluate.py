@@ -25,6 +25,7 @@ from pgnd import baselines
 from pgnd.data import Episodes, load_episodes
 from pgnd.metrics import chamfer, emd, mde
 from pgnd.model import Pgnd
+from sim.deformable_datagen import read_manifest
 
 METRICS = {"mde": mde, "chamfer": chamfer, "emd": emd}
 HORIZON = 30  # steps of 0.1 s (anchor: 3 s)
@@ -90,7 +91,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate models + baselines on the held-out episodes of ``data_dir``; returns the JSON dict."""
     models = dict(load_model(p) for p in card_paths)
-    ep = load_episodes(data_dir, "val", val_fraction)
+    sizes = {m.cfg.num_particles for m in models.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"models disagree on the particle count: {sorted(sizes)}")
+    vertices = read_manifest(data_dir)["num_particles"]
+    n = sizes.pop() if sizes else vertices
+    # the models' particle count: every vertex, or as many farthest-point samples as in training
+    ep = load_episodes(data_dir, "val", val_fraction, 0 if n == vertices else n)
     history = max((m.cfg.history for m in models.values()), default=2)
     t = time.perf_counter()
     truth, preds = predict_all(models, ep, history, horizon)

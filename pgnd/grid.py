@@ -40,11 +40,12 @@ def stencil(x: Tensor, grid: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # x
     ``x`` must keep its stencil inside the grid (``x / dx`` in ``[0.5, G - 1.5)``); the model clamps
     particles to the workspace well inside that, and indices are clamped here as a last guard.
     """
-    xi = x * grid  # position in cells
+    # in cells; kept where the 27-node stencil fits, so weights and nodes always agree (the model keeps
+    # particles further inside; a coarse grid may see them near its last cell)
+    xi = (x * grid).clamp(0.5, grid - 1.5 - 1e-4)
     base = torch.floor(xi - 0.5)
     w = bspline_weights(xi - base)  # [B, N, 3, 3]
     w27 = (w[..., 0, :, None, None] * w[..., 1, None, :, None] * w[..., 2, None, None, :]).flatten(-3)  # [B, N, 27]
-    base = base.clamp(0, grid - 3)
     node = base[..., None, :] + _OFFSETS.to(x.device, x.dtype)  # [B, N, 27, 3]
     flat = ((node[..., 0] * grid + node[..., 1]) * grid + node[..., 2]).to(torch.int64)  # [B, N, 27]
     axes = base[..., None] + torch.arange(3, dtype=x.dtype, device=x.device)  # [B, N, 3, 3]

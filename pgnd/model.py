@@ -72,6 +72,14 @@ class PgndCfg:
     """Radius (m) of the gripper sphere the K points lie on (the simulator's finger)."""
     boundary_cells: int = 3
     """Nodes this close to a grid face lose their outward velocity (anchor: 3)."""
+    gripper_features: bool = False
+    """Add 7 per-particle inputs: offset to the gripper centre, gripper displacement this step, closed
+    flag. Not in the anchor (there the gripper is seen only as extra particles); both PGND and the
+    particle-only baseline get it when on, so their comparison stays fair."""
+    coarse_factor: int = 0
+    """> 0: before the fine particle-to-grid step, average the features also on a grid this many
+    times coarser and add them back to the particles (wider reach, as the anchor's 0.2-unit
+    aggregation radius is ~10 fine cells; a B-spline stencil reaches 1.5). 0 = off. Grid model only."""
     use_grid: bool = True
     """False: the particle-only baseline (no particle-to-grid-to-particle)."""
 
@@ -126,8 +134,10 @@ class Pgnd(nn.Module):
         # Touched-node table instead of the dense grid in torch (same numbers, see pgnd.grid.p2g_mean);
         # traced/exported graphs always use the dense, fixed-shape path.
         self.compact_grid = False
-        in_dim = 3 * (cfg.history + 1) + 3 * cfg.history + 1
+        in_dim = 3 * (cfg.history + 1) + 3 * cfg.history + 1 + (7 if cfg.gripper_features else 0)
         self.local = mlp([in_dim, *cfg.encoder], last_act=True)
+        if cfg.use_grid and cfg.coarse_factor > 0:
+            self.coarse_mix = nn.Linear(cfg.grid_channels, cfg.grid_channels)
         self.glob = mlp([cfg.encoder[-1], cfg.global_dim], last_act=False)
         self.fuse = mlp([cfg.encoder[-1] + cfg.global_dim, cfg.grid_channels], last_act=False)
         if cfg.use_grid:
@@ -182,14 +192,26 @@ class Pgnd(nn.Module):
         pos = (pts - centre[:, None]).permute(0, 2, 1, 3).reshape(B, N + K, -1)  # [B, N+K, 3(H+1)]
         disp = (pts[:, 1:] - pts[:, :-1]) * cfg.grid_size  # [B, H, N+K, 3] in cells per step
         disp = disp.permute(0, 2, 1, 3).reshape(B, N + K, -1)
-        h = self.local(torch.cat((pos, disp, flag), dim=-1))  # [B, N+K, E]
+        parts = [pos, disp, flag]
+        if cfg.gripper_features:
+            now = torch.cat((cur, gp_now), dim=1)  # [B, N+K, 3]
+            rel_g = (now - c_g[:, None]) * 10.0  # 0.1 unit cube (8 cm) -> 1
+            step_g = (v_g * cfg.dt * cfg.grid_size)[:, None].expand(-1, N + K, -1)  # cells this step
+            parts += [rel_g, step_g, closed[:, None].expand(-1, N + K, -1)]
+        h = self.local(torch.cat(parts, dim=-1))  # [B, N+K, E]
         g = self.glob(h).amax(dim=1, keepdim=True)  # [B, 1, Dg]
         feat = self.fuse(torch.cat((h, g.expand(-1, N + K, -1)), dim=-1))  # [B, N+K, C]
+        compact = self.compact_grid and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
+        if cfg.use_grid and cfg.coarse_factor > 0:
+            coarse = cfg.grid_size // cfg.coarse_factor
+            pts_now = torch.cat((cur, gp_now), dim=1)
+            cflat, cw, _, _ = G.stencil(pts_now, coarse)
+            cnode, _ = G.p2g_mean(feat, cflat, cw, coarse, compact)  # [B, N+K, 27, C]
+            feat = feat + self.coarse_mix(torch.nn.functional.silu(G.g2p(cnode, cw)))
 
         if cfg.use_grid:
             pts_now = torch.cat((cur, gp_now), dim=1)  # [B, N+K, 3]
             flat, w, node, axes = G.stencil(pts_now, cfg.grid_size)
-            compact = self.compact_grid and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
             node_feat, _ = G.p2g_mean(feat, flat, w, cfg.grid_size, compact)  # [B, N+K, 27, C]
             # only the object particles' nodes are needed for the update
             node_feat, node, w, axes = node_feat[:, :N], node[:, :N], w[:, :N], axes[:, :N]

@@ -60,6 +60,9 @@ class PgndTrainCfg:
     """Iterations between checkpoints."""
     augment_yaw: bool = True
     """Random rotation about the vertical axis (anchor)."""
+    particles: int = 0
+    """> 0: farthest-point sample this many of the object's vertices per episode (anchor: 1000 from
+    the fused point cloud); 0: every vertex is a particle."""
     seed: int = 0
     """Seed of initial weights and batches."""
 
@@ -70,6 +73,8 @@ class PgndTrainCfg:
             raise ValueError(f"lr and grad_clip must be > 0, got {self.lr}, {self.grad_clip}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.particles < 0:
+            raise ValueError(f"particles must be >= 0, got {self.particles}")
         if self.val_every < 1 or self.ckpt_every < 1 or self.val_windows < 1:
             raise ValueError("val_every, ckpt_every and val_windows must be >= 1")
 
@@ -102,8 +107,8 @@ def train(
     ``stop_after`` ends this run after that many iterations, leaving only the checkpoint (returns
     None): a run spread over several calls, and the tests of resuming.
     """
-    train_ep = load_episodes(data_dir, "train", cfg.val_fraction)
-    val_ep = load_episodes(data_dir, "val", cfg.val_fraction)
+    train_ep = load_episodes(data_dir, "train", cfg.val_fraction, cfg.particles)
+    val_ep = load_episodes(data_dir, "val", cfg.val_fraction, cfg.particles)
     n = int(train_ep.x.shape[2])
     if model_cfg.num_particles != n:
         model_cfg = dataclasses.replace(model_cfg, num_particles=n)  # the data fixes N

@@ -1,4 +1,4 @@
-"""Anchor metrics on tiny clouds computed by hand, and the baselines."""
+"""Anchor metrics, the baselines and farthest-point sampling on tiny clouds computed by hand."""
 
 from __future__ import annotations
 
@@ -46,3 +46,10 @@ def test_constant_velocity_and_rest_baselines():
     cv = constant_velocity(x, 3)
     assert torch.allclose(cv[0, :, 0, 0], torch.tensor([0.5, 0.7, 0.9]))
     assert torch.allclose(rest(x, 2)[0, :, 0, 0], torch.tensor([0.3, 0.3]))
+
+
+def test_farthest_point_sampling_by_hand():
+    from pgnd.data import farthest_point_indices
+
+    pts = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0], [10.0, 0, 0]])
+    assert farthest_point_indices(pts, 3).tolist() == [0, 3, 2]  # then 2 is 2 from 0, 1 is only 1 away

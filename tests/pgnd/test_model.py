@@ -12,7 +12,14 @@ from dynamics_stack.runtime import load_runtime, save_model
 from pgnd.model import Pgnd, PgndCfg, build_from_config, config_dict, rotate
 
 SMALL = PgndCfg(
-    num_particles=48, encoder=(16, 16), global_dim=16, grid_channels=8, velocity_mlp=(16, 16), gripper_points=8
+    num_particles=48,
+    encoder=(16, 16),
+    global_dim=16,
+    grid_channels=8,
+    velocity_mlp=(16, 16),
+    gripper_points=8,
+    gripper_features=True,
+    coarse_factor=5,
 )
 
 
