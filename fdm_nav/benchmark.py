@@ -131,7 +131,7 @@ def run_benchmark(
         for name, rs in by_planner.items()
     }
     skipped = {n: [s for s, e in per_scenario.items() if "skipped" in e["planners"].get(n, {})] for n in planners}
-    return {
+    report = {
         "planners": planners,
         "episodes_per_scenario": episodes,
         "skipped_scenarios": skipped,
@@ -139,6 +139,11 @@ def run_benchmark(
         "rough_terrain": rough,
         "scenarios": per_scenario,
     }
+    if plots is not None:
+        from fdm_nav.benchmark_overview import write_overview
+
+        report["overview"] = str(write_overview(report, plots / "overview.png"))
+    return report
 
 
 def trajectory_of(report: dict[str, Any], scenario: str, planner: str, episode: int = 0) -> list[list[float]]:

@@ -86,6 +86,7 @@ def test_benchmark_json_has_the_documented_fields(tmp_path):
     assert overall["success_rate"] == 1.0  # 4.1 m on flat ground in 12 s
     entry = report["scenarios"]["test_flat_short"]
     assert Path(entry["plot"]).is_file()
+    assert Path(report["overview"]).is_file() and Path(report["overview"]).stat().st_size > 10_000
     episode = entry["planners"]["heuristic"]["episodes_detail"][0]
     assert episode["outcome"] == "success" and episode["path_length_m"] > 4.12 - 0.5  # distance - tolerance
 
