@@ -170,6 +170,7 @@ def main() -> int:
         },
         "machine": {
             "cpu_count": os.cpu_count(),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),  # other work on the machine during the run
             "python": platform.python_version(),
             "processor": platform.processor(),
         },

@@ -72,7 +72,7 @@ from dynamics_stack.ros.nav_convert import (
 )
 from fdm_nav.global_route import Carrot
 from fdm_nav.node_cfg import CommandGateCfg, PlannerNodeCfg
-from fdm_nav.node_inputs import OdomHistory, grid_height_map, scan_from_map
+from fdm_nav.node_inputs import OdomHistory, grid_height_map, local_map_from, scan_from_map
 from fdm_nav.planner import NavPlanner, PlannerCfg, TraversabilityCfg
 from fdm_nav.safety import CommandGate, DropCounter, OverrunFallback, StaleHold
 
@@ -506,9 +506,10 @@ class PlannerNode(LifecycleNode):
             self.planner.reset()
             return np.zeros(3), True
         scan = scan_from_map(height_map, pose, odom.position[2])
+        local_map = local_map_from(height_map, pose)  # the FDM planner's hazard guard sees all around
         t_start = time.perf_counter()
         planner = self.planner
-        self._future = self._pool.submit(self._plan_job, planner, proprio, state, scan, pose_t, goal)
+        self._future = self._pool.submit(self._plan_job, planner, proprio, state, scan, pose_t, goal, local_map)
         try:
             result, nominal = self._future.result(timeout=self.settings.node.plan_budget)
         except concurrent.futures.TimeoutError:
@@ -536,8 +537,8 @@ class PlannerNode(LifecycleNode):
         return command, False
 
     @staticmethod
-    def _plan_job(planner: NavPlanner, proprio, state, scan, pose, goal):
-        result = planner.plan(proprio, state, scan, pose, goal)
+    def _plan_job(planner: NavPlanner, proprio, state, scan, pose, goal, local_map):
+        result = planner.plan(proprio, state, scan, pose, goal, local_map)
         return result, planner.mppi.nominal.detach().double().cpu().numpy()
 
     def _overrun(self, now: float, why: str) -> tuple[np.ndarray, bool]:
