@@ -81,6 +81,61 @@ def aggregate(results: list[EpisodeResult]) -> dict[str, Any]:
     }
 
 
+def run_scenario(
+    path: Path,
+    planners: list[str],
+    episodes: int,
+    model: Path | None,
+    backend: str = "torch",
+    plots: Path | None = None,
+    on_episode=None,
+) -> tuple[str, dict[str, Any], dict[str, list[EpisodeResult]]]:
+    """Every planner on one scenario file: (name, report entry, episode results per planner)."""
+    scenario = load_scenario(path)
+    height_map = build_terrain(scenario.terrain)
+    route = route_or_line(
+        height_map,
+        load_platform(scenario.platform),
+        (scenario.start.x, scenario.start.y),
+        (scenario.goal.x, scenario.goal.y),
+    )
+    entry: dict[str, Any] = {"file": scenario.source, "terrain": scenario.terrain.type, "planners": {}}
+    by_planner: dict[str, list[EpisodeResult]] = {}
+    trajectories, labels = [], []
+    for name in planners:
+        planner: NavPlanner = make_planner(name, scenario, model, backend)
+        mismatch = platform_mismatch(planner, scenario)
+        if mismatch:  # a model of another robot would be a wrong answer, not a weak one
+            entry["planners"][name] = {"skipped": mismatch}
+            continue
+        results = []
+        for e in range(episodes):
+            results.append(run_episode(scenario, planner, name, seed=e, height_map=height_map, route=route))
+            if on_episode:
+                on_episode()
+        by_planner[name] = results
+        entry["planners"][name] = {**aggregate(results), "episodes_detail": [r.summary() for r in results]}
+        for i, r in enumerate(results):
+            trajectories.append([p[:2] for p in r.trajectory])
+            labels.append(f"{name} ep{i} ({r.outcome})")
+    if plots is not None:
+        entry["plot"] = str(_plot(scenario, height_map, trajectories, labels, plots))
+    return scenario.name, entry, by_planner
+
+
+def _collect(done, per_scenario: dict[str, Any], by_planner: dict[str, list[EpisodeResult]]) -> None:
+    name, entry, results = done
+    per_scenario[name] = entry
+    for planner, rs in results.items():
+        by_planner[planner] += rs
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def run_benchmark(
     scenario_paths: list[Path],
     planners: list[str],
@@ -89,41 +144,36 @@ def run_benchmark(
     backend: str = "torch",
     plots: Path | None = None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Every planner on every scenario; returns the report (also used by the demo)."""
-    scenarios = [load_scenario(p) for p in scenario_paths]
+    """Every planner on every scenario; returns the report (also used by the demo).
+
+    ``jobs`` > 1 runs scenarios in that many worker processes (one torch thread
+    each); the report is the same as a serial run's, in the same order.
+    """
+    for path in scenario_paths:  # refuse a bad file before any work starts
+        load_scenario(path)
     per_scenario: dict[str, Any] = {}
     by_planner: dict[str, list[EpisodeResult]] = {p: [] for p in planners}
-    bar = tqdm(total=len(scenarios) * len(planners) * episodes, desc="episodes", disable=not progress, unit="ep")
-    for scenario in scenarios:
-        height_map = build_terrain(scenario.terrain)
-        route = route_or_line(
-            height_map,
-            load_platform(scenario.platform),
-            (scenario.start.x, scenario.start.y),
-            (scenario.goal.x, scenario.goal.y),
-        )
-        entry: dict[str, Any] = {"file": scenario.source, "terrain": scenario.terrain.type, "planners": {}}
-        trajectories, labels = [], []
-        for name in planners:
-            planner: NavPlanner = make_planner(name, scenario, model, backend)
-            mismatch = platform_mismatch(planner, scenario)
-            if mismatch:  # a model of another robot would be a wrong answer, not a weak one
-                entry["planners"][name] = {"skipped": mismatch}
-                bar.update(episodes)
-                continue
-            results = []
-            for e in range(episodes):
-                results.append(run_episode(scenario, planner, name, seed=e, height_map=height_map, route=route))
-                bar.update(1)
-            by_planner[name] += results
-            entry["planners"][name] = {**aggregate(results), "episodes_detail": [r.summary() for r in results]}
-            for i, r in enumerate(results):
-                trajectories.append([p[:2] for p in r.trajectory])
-                labels.append(f"{name} ep{i} ({r.outcome})")
-        if plots is not None:
-            entry["plot"] = str(_plot(scenario, height_map, trajectories, labels, plots))
-        per_scenario[scenario.name] = entry
+    bar = tqdm(total=len(scenario_paths) * len(planners) * episodes, desc="episodes", disable=not progress, unit="ep")
+    args = (planners, episodes, model, backend, plots)
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")  # no fork of a process that already runs torch threads
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(1,)) as pool:
+            futures = [pool.submit(run_scenario, path, *args) for path in scenario_paths]
+            for future in futures:
+                done = future.result()
+                bar.update(len(planners) * episodes)
+                _collect(done, per_scenario, by_planner)
+    else:
+        for path in scenario_paths:
+            before = bar.n
+            done = run_scenario(path, *args, on_episode=lambda: bar.update(1))
+            bar.update(len(planners) * episodes - (bar.n - before))  # skipped planners
+            _collect(done, per_scenario, by_planner)
     bar.close()
     overall = {name: aggregate(rs) for name, rs in by_planner.items()}
     rough = {

@@ -29,6 +29,9 @@ def register_planning_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", type=Path, required=True, help="report to write")
     bench.add_argument("--plots", type=Path, help="folder for one PNG per scenario (default: beside the JSON)")
     bench.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a shared 2-core CPU)")
+    bench.add_argument(
+        "--jobs", type=int, default=1, help="scenarios run in this many processes at once (1 torch thread each)"
+    )
     bench.add_argument("--no-progress", action="store_true")
     bench.set_defaults(func=_benchmark)
 
@@ -38,6 +41,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     if args.episodes_per_scenario < 1:
         raise ConfigError("--episodes-per-scenario must be >= 1")
+    if args.jobs < 1:
+        raise ConfigError("--jobs must be >= 1")
     if args.threads > 0:
         import torch
 
@@ -50,6 +55,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         backend=args.backend,
         plots=args.plots or args.json.parent / "plots",
         progress=not args.no_progress,
+        jobs=args.jobs,
     )
     write_benchmark(args.json, report)
     print(format_table(report))

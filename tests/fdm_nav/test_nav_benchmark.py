@@ -165,3 +165,20 @@ def test_fdm_planner_is_not_run_on_a_platform_it_was_not_trained_for(tmp_path):
     assert entry == {"skipped": "model trained for platform 'anymal_d'; scenario uses 'wheeled_small'"}
     assert report["skipped_scenarios"]["fdm"] == ["test_flat_short"]
     assert report["overall"]["fdm"]["episodes"] == 0
+
+
+def test_parallel_jobs_give_the_serial_report(tmp_path):
+    from fdm_nav.benchmark import run_benchmark
+
+    paths = [
+        _write(tmp_path, FLAT, "test_flat_short"),
+        _write(tmp_path, FLAT.replace("test_flat_short", "test_flat_other").replace("y: 1.0", "y: -1.0"), "other"),
+    ]
+    serial = run_benchmark(paths, ["heuristic"], 1, None, progress=False)
+    parallel = run_benchmark(paths, ["heuristic"], 1, None, progress=False, jobs=2)
+    assert list(parallel["scenarios"]) == ["test_flat_short", "test_flat_other"]  # the order of the files
+    for name, entry in serial["scenarios"].items():
+        ours, theirs = entry["planners"]["heuristic"], parallel["scenarios"][name]["planners"]["heuristic"]
+        assert ours["success_rate"] == theirs["success_rate"] == 1.0
+        assert ours["path_length_m"] == pytest.approx(theirs["path_length_m"], abs=0.05)
+    assert parallel["overall"]["heuristic"]["episodes"] == 2
