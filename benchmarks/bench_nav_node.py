@@ -15,8 +15,9 @@ on goal_pose from this (third) process, and for ``--seconds`` measures:
 - the planner's own planning time per cycle (``plan_ms``).
 
 Writes benchmarks/results/nav_node.json. Run:
-``.venv/bin/python benchmarks/bench_nav_node.py [--samples 1024] [--seconds 20] [--backend torch|onnx] [--threads 1]``.
-No GPU path: the node plans on the CPU (``--device cuda`` is not offered because the node has no device parameter).
+``.venv/bin/python benchmarks/bench_nav_node.py [--samples 1024] [--seconds 20] [--backend torch|onnx] [--threads 1]
+[--device cpu|cuda] [--out FILE]``.
+``--device cuda`` runs the planner node on the GPU (parameter ``device``); without CUDA it says so and exits 0.
 """
 
 from __future__ import annotations
@@ -67,9 +68,16 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds after the goal is taken")
     ap.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     ap.add_argument("--threads", type=int, default=1, help="planner torch threads")
+    ap.add_argument("--device", default="cpu", help="planner device: cpu or cuda (skipped cleanly without CUDA)")
     ap.add_argument("--scenario", default="flat_01")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            print("CUDA is not available: nothing measured (run with --device cpu)")
+            return 0
 
     from dynamics_stack.ros.env import configure_loopback_dds
 
@@ -91,6 +99,7 @@ def main() -> int:
             "planner.mppi.num_samples": args.samples,
             "backend": args.backend,
             "threads": args.threads,
+            "device": args.device,
             "rollout_markers": 64,
         },
     )
@@ -149,6 +158,7 @@ def main() -> int:
         "samples": args.samples,
         "backend": args.backend,
         "threads": args.threads,
+        "device": args.device,
         "seconds": round(t_end - t_start, 2),
         "control_rate_hz": round(rate, 2),
         "cmd_vel_messages": len(cmds),

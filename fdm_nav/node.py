@@ -135,14 +135,16 @@ def build_planner(s: Settings) -> NavPlanner:
     """The planner the settings name (the FDM's model card is verified on load)."""
     from fdm_nav.planner import FdmPlanner, HeuristicPlanner
 
+    if s.node.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {s.node.device!r}: CUDA is not available on this machine")
     if s.node.planner_type == "heuristic":
-        return HeuristicPlanner(s.planner, s.traversability)
+        return HeuristicPlanner(s.planner, s.traversability, device=s.node.device)
     from dynamics_stack.runtime import load_runtime
 
     model = Path(s.node.model)
     if not model.is_absolute() and not model.exists():
         model = PACKAGE_ROOT / model
-    return FdmPlanner(load_runtime(model, backend=s.node.backend), s.planner)
+    return FdmPlanner(load_runtime(model, backend=s.node.backend, device=s.node.device), s.planner, s.node.device)
 
 
 def _rgba(v: float, alpha: float = 0.6) -> ColorRGBA:
@@ -222,7 +224,7 @@ class PlannerNode(LifecycleNode):
     def _apply(self, settings: Settings) -> None:
         """Take new settings while configured (no plan in flight); rebuild what they change."""
         old = self.settings
-        model_keys = ("model", "backend", "planner_type")
+        model_keys = ("model", "backend", "planner_type", "device")
         if (
             old is None
             or any(getattr(old.node, k) != getattr(settings.node, k) for k in model_keys)

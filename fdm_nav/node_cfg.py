@@ -10,6 +10,7 @@ without ROS.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 BACKENDS = ("torch", "onnx")
@@ -56,6 +57,8 @@ class PlannerNodeCfg:
     """Model runtime: 'torch' or 'onnx' (ONNX Runtime)."""
     planner_type: str = "fdm"
     """'fdm' (MPPI through the learned model) or 'heuristic' (geometric baseline, no model)."""
+    device: str = "cpu"
+    """Torch device of the planner and the torch backend: 'cpu', 'cuda' or 'cuda:N'."""
     threads: int = 1
     """Torch CPU threads for planning (0 keeps torch's default)."""
     control_rate: float = 10.0
@@ -98,6 +101,8 @@ class PlannerNodeCfg:
             raise ValueError(f"marker_color must be one of {MARKER_COLORS}, got {self.marker_color!r}")
         if self.planner_type == "fdm" and not self.model:
             raise ValueError("model must name a model card when planner_type is 'fdm'")
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
         for name in ("control_rate", "max_odom_age", "max_map_age", "plan_budget", "lookahead"):

@@ -191,6 +191,7 @@ def test_invalid_parameters_are_refused_with_a_reason(rig):
     for name, value, word in [
         ("control_rate", -1.0, "control_rate"),
         ("backend", "tensorrt", "backend"),
+        ("device", "gpu", "device"),
         ("gate.vx_max", math.nan, "vx_max"),
         ("planner.risk.threshold", 1.5, "threshold"),
         ("max_overrun_cycles", 100, "max_overrun_cycles"),
