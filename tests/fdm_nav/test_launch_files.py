@@ -185,3 +185,25 @@ def test_nodes_really_declare_those_parameters_and_rviz_topics_exist(ros_context
     named += [t["Topic"]["Value"] for t in manager["Tools"] if t["Class"].endswith("SetGoal")]
     assert "/goal_pose" in named
     assert set(named) <= topics, set(named) - topics
+
+
+def test_readme_documents_every_parameter_with_its_default():
+    """Each node parameter has a README table row `name` | `default` (the planner's guard settings aside)."""
+    readme = (ROOT / "README.md").read_text()
+
+    def shown(value) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str):
+            return f'"{value}"'
+        if isinstance(value, list):
+            return "[" + ", ".join(shown(v) for v in value) + "]"
+        return str(value)
+
+    missing = [
+        (exe, name)
+        for exe in ("fdm_planner", "terrain_sim")
+        for name, value in _declared(exe).items()
+        if not name.startswith("planner.guard.") and f"| `{name}` | `{shown(value)}` |" not in readme
+    ]
+    assert not missing, missing
