@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -149,8 +150,12 @@ def main() -> int:
             latencies.append(1000.0 * (before[-1] - s["odom_stamp"]))
     plan_ms = [s["plan_ms"] for _, s in ok if s.get("plan_ms") is not None]
     states: dict[str, int] = {}
+    reasons: dict[str, int] = {}  # why cycles were not 'ok' (numbers stripped so that reasons group)
     for _, s in window:
         states[s["state"]] = states.get(s["state"], 0) + 1
+        if s["state"] != "ok":
+            key = re.sub(r"[0-9.]+", "#", s["reason"])
+            reasons[key] = reasons.get(key, 0) + 1
     rate = (len(cmds) - 1) / (cmds[-1] - cmds[0]) if len(cmds) > 1 else 0.0
     result = {
         "benchmark": "bench_nav_node",
@@ -173,6 +178,7 @@ def main() -> int:
             "p95": round(_pct(plan_ms, 0.95), 1) if plan_ms else None,
         },
         "planner_states": states,
+        "not_ok_reasons": reasons,
         "goal": {
             "target_hz": 10.0,
             "target_p95_ms": 100.0,
