@@ -127,6 +127,9 @@ def main() -> int:
             end = time.monotonic() + 0.5
             while time.monotonic() < end:
                 rclpy.spin_once(node, timeout_sec=0.05)
+        # Start-up is not measured: wait until the planner has its inputs (any state past idle/stale).
+        while time.monotonic() < deadline and statuses[-1][1]["state"] in ("idle", "stale_input"):
+            rclpy.spin_once(node, timeout_sec=0.05)
         t_start = now()
         first_cmd, first_status = len(cmd_times), len(statuses)
         end = time.monotonic() + args.seconds
