@@ -299,7 +299,9 @@ def train_policy_on_reward(
     lr: float = 3e-4,
     progress: bool = False,
 ) -> tuple[GaussianPolicy, list[float]]:
-    """A fresh PPO policy trained on the learned reward f(s, s') (g plus its shaping; same optimum as g)."""
+    """A fresh PPO policy trained on the learned reward in AIRL's maximum-entropy sense: r = f(s, s') - log pi(a|s)
+    (f = g plus its shaping, which keeps the optimum of g; the entropy term is the objective AIRL's reward is
+    recovered under)."""
     policy = GaussianPolicy(task.max_step, reward.mean, reward.std, hidden=reward.hidden)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     env = BatchedSortingEnv(task, arm, n_envs)
@@ -309,7 +311,7 @@ def train_policy_on_reward(
         gen = torch.Generator().manual_seed(seed + it)
         ro = collect(env, policy, seed=seed * 7919 + it)
         with torch.no_grad():
-            rew = reward.f(ro.obs, ro.next_obs)
+            rew = reward.f(ro.obs, ro.next_obs) - policy.log_prob(ro.obs, ro.act)
         ppo_update(policy, opt, ro, rew, gamma=reward.gamma, gen=gen)
         curve.append(float(ro.success.mean()))
     return policy, curve

@@ -162,7 +162,14 @@ def _eval(args: argparse.Namespace) -> int:
         train = load_folder(args.train_demos, quality="good")
         expert = expert_data(train, task, min_conf)
         report["policy"] = policy_comparison(
-            reward, expert, train, task, args.ppo_iterations, seed=args.seed, progress=not args.no_progress
+            reward,
+            expert,
+            train,
+            task,
+            args.ppo_iterations,
+            seed=args.seed,
+            progress=not args.no_progress,
+            airl_policy=_airl_policy(card, expert, task),
         )
     plots = plot_rewards(reward, test, task, ranking, args.plots or args.json.parent)
     atomic_write_json(args.json, report)
@@ -178,6 +185,8 @@ def _eval(args: argparse.Namespace) -> int:
             learned_reward_policy_success=p["learned_reward_policy_success"],
             bc_success=p["bc_success"],
         )
+        if "airl_generator_policy_success" in p:
+            headline["airl_generator_policy_success"] = p["airl_generator_policy_success"]
     print(json.dumps(headline, indent=2))
     print(f"wrote {args.json} and {', '.join(map(str, plots))}")
     if args.update_card:
@@ -186,6 +195,21 @@ def _eval(args: argparse.Namespace) -> int:
         write_card(card.path, data)
         print(f"updated metrics in {card.path}")
     return 0
+
+
+def _airl_policy(card, expert, task):
+    """AIRL's generator policy from the training checkpoint beside the card (None if it is not there)."""
+    from dynamics_stack.checkpoint import load_training_state
+    from dynamics_stack.config import cfg_from_dict
+    from visual_irl.airl import IrlTrainCfg, make_modules
+
+    ckpt = card.path.with_name(card.name + ".ckpt") / "last.safetensors"
+    if not ckpt.is_file():
+        return None
+    cfg = cfg_from_dict(IrlTrainCfg, card.data["training"]["config"], source=str(card.path))
+    mods, opt = make_modules(cfg, task, expert)
+    load_training_state(ckpt, mods, opt)
+    return mods.policy.eval().requires_grad_(False)
 
 
 def _retarget(args: argparse.Namespace) -> int:

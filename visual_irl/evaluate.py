@@ -6,7 +6,8 @@
 - ``policy_comparison``: task success in the sorting environment of (a) the
   expert demonstrations replayed open-loop from their own start, (b) a fresh
   PPO policy trained on the learned reward, (c) behaviour cloning on the same
-  expert transitions.
+  expert transitions; and, when the training checkpoint is at hand, (d) AIRL's
+  own generator policy.
 - plots: reward along good, suboptimal and failed demonstrations; return vs score.
 """
 
@@ -103,7 +104,9 @@ def policy_comparison(
     episodes: int = 500,
     seed: int = 0,
     progress: bool = False,
+    airl_policy: GaussianPolicy | None = None,
 ) -> dict[str, Any]:
+    """``airl_policy``: AIRL's own generator (trained against the evolving reward), when its checkpoint exists."""
     env = BatchedSortingEnv(task, expert.arm, episodes)
     expert_rate = replay_success(expert_demos, expert.arm, task)
     policy, curve = train_policy_on_reward(reward, expert.arm, task, ppo_iterations, seed=seed, progress=progress)
@@ -112,8 +115,12 @@ def policy_comparison(
     bc = GaussianPolicy(task.max_step, reward.mean, reward.std, hidden=reward.hidden)
     bc_loss = behaviour_cloning(bc, expert.obs, expert.act, seed=seed)
     bc_rate = policy_success(env, bc, seed=10_000 + seed)
+    airl = {}
+    if airl_policy is not None:
+        airl = {"airl_generator_policy_success": policy_success(env, airl_policy, seed=10_000 + seed)}
     best = max(learned.values())
     return {
+        **airl,
         "episodes": episodes,
         "expert_replay_success": expert_rate,
         "learned_reward_policy_success": learned,

@@ -134,7 +134,7 @@ def behaviour_cloning(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def success_rate(env: BatchedSortingEnv, policy: GaussianPolicy, seed: int, deterministic: bool = True) -> float:
