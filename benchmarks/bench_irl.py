@@ -15,6 +15,7 @@ Writes benchmarks/results/irl.json (median and p95 milliseconds).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -66,7 +67,12 @@ def main(argv=None) -> int:
 
     states = np.concatenate([features() for _ in range(len(frames))])
     results: dict = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "load_average_1min_at_start": round(os.getloadavg()[0], 2),  # other jobs on the machine inflate p95
+            "python": sys.version.split()[0],
+        },
         "threads": args.threads,
         "frames": len(frames),
         "features": stats(time_calls(features, args.reps)),
