@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/pgnd_rope")
     train.add_argument("--config", type=Path, help="YAML with sections 'model' (PgndCfg) and 'train' (PgndTrainCfg)")
     train.add_argument("--iterations", type=int, help="override train.iterations")
+    train.add_argument("--seed", type=int, help="override train.seed (initial weights and batches)")
     train.add_argument("--particle-only", action="store_true", help="baseline: no grid (model.use_grid = false)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
     train.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared 2-core CPU)")
@@ -105,6 +106,8 @@ def _train(args: argparse.Namespace) -> int:
     cfg = load_cfg_yaml(PgndTrainCfg, args.config, "train") if args.config else PgndTrainCfg()
     if args.iterations is not None:
         cfg = dataclasses.replace(cfg, iterations=args.iterations)
+    if args.seed is not None:
+        cfg = dataclasses.replace(cfg, seed=args.seed)
     if args.particle_only:
         model_cfg = dataclasses.replace(model_cfg, use_grid=False)
     card = train(model_cfg, cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress)
