@@ -12,7 +12,9 @@ on goal_pose from this (third) process, and for ``--seconds`` measures:
   that stamp. All three processes read the same system clock. It includes the
   wait for the next 10 Hz cycle (odometry arrives at 50 Hz), planning, and two
   DDS hops;
-- the planner's own planning time per cycle (``plan_ms``).
+- the planner's own planning time per cycle (``plan_ms``);
+- first, the same planner called in a loop in this process without ROS (``--planner-loop`` cycles), so the
+  run says what planning costs on the machine as loaded at that moment.
 
 Writes benchmarks/results/nav_node.json. Run:
 ``.venv/bin/python benchmarks/bench_nav_node.py [--samples 1024] [--seconds 20] [--backend torch|onnx] [--threads 1]
@@ -63,6 +65,33 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
 
 
+def _planner_loop(args) -> dict:
+    """The same planner in this process, no ROS: the machine's planning time right now (same K, backend, threads)."""
+    import dataclasses
+
+    import torch
+
+    from dynamics_stack.runtime import load_runtime
+    from fdm_nav.planner import FdmPlanner, PlannerCfg
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = PlannerCfg()
+    cfg = dataclasses.replace(cfg, mppi=dataclasses.replace(cfg.mppi, num_samples=args.samples))
+    runtime = load_runtime(ROOT / "models" / "fdm_anymal_d.card.json", backend=args.backend, device=args.device)
+    planner = FdmPlanner(runtime, cfg, args.device)
+    proprio, state = torch.zeros(10, 16), torch.zeros(10, 6)
+    state[:, 3] = 1.0  # cos(yaw) of a robot standing still
+    scan, pose, goal = torch.full((60, 46), 0.1), torch.zeros(3), torch.tensor([5.0, 0.0, float("nan")])
+    ms = []
+    for i in range(args.planner_loop + 5):
+        t0 = time.perf_counter()
+        planner.plan(proprio, state, scan, pose, goal)
+        if i >= 5:  # warm-up calls are not counted
+            ms.append(1000.0 * (time.perf_counter() - t0))
+    return {"cycles": len(ms), "median_ms": round(statistics.median(ms), 1), "p95_ms": round(_pct(ms, 0.95), 1)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=1024, help="MPPI samples K")
@@ -71,6 +100,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="planner torch threads")
     ap.add_argument("--device", default="cpu", help="planner device: cpu or cuda (skipped cleanly without CUDA)")
     ap.add_argument("--scenario", default="flat_01")
+    ap.add_argument("--planner-loop", type=int, default=30, help="plan() calls timed in-process first (0: none)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     if args.device.startswith("cuda"):
@@ -79,6 +109,8 @@ def main() -> int:
         if not torch.cuda.is_available():
             print("CUDA is not available: nothing measured (run with --device cpu)")
             return 0
+
+    loop = _planner_loop(args) if args.planner_loop else None
 
     from dynamics_stack.ros.env import configure_loopback_dds
 
@@ -180,6 +212,7 @@ def main() -> int:
             "median": round(statistics.median(plan_ms), 1) if plan_ms else None,
             "p95": round(_pct(plan_ms, 0.95), 1) if plan_ms else None,
         },
+        "planner_loop_without_ros": loop,
         "planner_states": states,
         "not_ok_reasons": reasons,
         "goal": {
@@ -197,7 +230,7 @@ def main() -> int:
     print(
         f"K={args.samples} {args.backend}: {result['control_rate_hz']} Hz, latency median "
         f"{result['latency_ms']['median']} ms p95 {result['latency_ms']['p95']} ms "
-        f"(plan median {result['plan_ms']['median']} ms), states {states}"
+        f"(plan median {result['plan_ms']['median']} ms; without ROS {loop}), states {states}"
     )
     from dynamics_stack.atomic import atomic_write_json
 

@@ -213,9 +213,11 @@ def detect_resolution(xy: np.ndarray) -> float:
     """Cell size of a cloud of cell centres: the smallest spacing between distinct x or y values."""
     steps = []
     for axis in (0, 1):
-        values = np.unique(np.round(xy[:, axis], 6))
-        if len(values) > 1:
-            steps.append(float(np.diff(values).min()))
+        values = np.sort(np.round(xy[:, axis], 6))
+        gaps = np.diff(values)
+        gaps = gaps[gaps > 0]
+        if gaps.size:
+            steps.append(float(gaps.min()))
     if not steps:
         raise MessageError("elevation cloud: cannot tell the cell size from a single cell (set map_resolution)")
     res = min(steps)
@@ -254,9 +256,15 @@ def elevation_cloud_to_grid(msg: PointCloud2, resolution: float = 0.0, max_cells
         raise MessageError(
             f"elevation cloud spans {shape[0]} x {shape[1]} cells of {resolution} m, more than map_max_cells={max_cells}"
         )
-    heights = np.full(tuple(shape), -np.inf)
+    heights = np.full(int(shape[0]) * int(shape[1]), -np.inf)
     z = np.where(np.isnan(pts[:, 2]), -np.inf, pts[:, 2])
-    np.maximum.at(heights, (idx[:, 0], idx[:, 1]), z)
+    flat = idx[:, 0] * int(shape[1]) + idx[:, 1]
+    if np.bincount(flat, minlength=heights.size).max() <= 1:  # one point per cell (the usual cloud): O(N)
+        heights[flat] = z
+    else:
+        order = np.lexsort((z, flat))  # by cell, then height: the last write per cell is its highest point
+        heights[flat[order]] = z[order]
+    heights = heights.reshape(tuple(shape))
     heights[np.isneginf(heights)] = np.nan
     return ElevationGrid(
         stamp_to_sec(msg.header.stamp), msg.header.frame_id, heights.astype(np.float32), resolution, (lo[0], lo[1])

@@ -77,3 +77,28 @@ def test_node_inputs_equal_the_closed_loop_inputs():
     ref_scan = fill_nan_nearest(sim.height_scan()[0])
     torch.testing.assert_close(scan_from_map(node_map, pose, float(sim.z_base[0])), ref_scan, atol=1e-5, rtol=0)
     torch.testing.assert_close(local_map_from(node_map, pose).heights, local_map_of(sim).heights)
+
+
+def test_elevation_cloud_to_grid_by_hand():
+    import math
+
+    import pytest
+
+    from dynamics_stack.ros.nav_convert import MessageError
+    from dynamics_stack.ros.pointcloud import array_to_pointcloud2
+
+    # Two points in cell (0, 0): the higher one is kept; NaN height = unknown; cell size detected (0.1 m).
+    pts = np.array([[0, 0, 1.0], [0, 0, 2.0], [0.1, 0, math.nan], [0.1, 0.1, 0.5], [0.1, 0.1, math.nan]], np.float32)
+    grid = elevation_cloud_to_grid(array_to_pointcloud2(pts))
+    assert grid.resolution == pytest.approx(0.1) and grid.origin == (0.0, 0.0)
+    np.testing.assert_array_equal(np.nan_to_num(grid.heights, nan=-9.0), [[2.0, -9.0], [-9.0, 0.5]])
+    assert grid.height_at(0.12, 0.09) == pytest.approx(0.5) and math.isnan(grid.height_at(5.0, 5.0))
+    for bad, why in [
+        (np.array([[0, 0, math.inf], [0.1, 0, 0]], np.float32), "infinite"),
+        (np.array([[math.nan, 0, 0], [0.1, 0, 0]], np.float32), "non-finite x or y"),
+        (np.array([[0, 0, 0], [0.1, 0, 0], [9e5, 9e5, 0]], np.float32), "map_max_cells"),
+        (np.zeros((0, 3), np.float32), "empty"),
+        (np.array([[0, 0, 0], [0.001, 0, 0]], np.float32), "below"),
+    ]:
+        with pytest.raises(MessageError, match=why):
+            elevation_cloud_to_grid(array_to_pointcloud2(bad))
