@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import platform
 import statistics
 import tempfile
@@ -125,6 +126,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     card = load_card(args.model)
     cfg = dataclasses.replace(cfg_from_dict(PgndCfg, card.config, str(args.model)), num_particles=args.particles)
+    load_before = os.getloadavg()[0]
     rows = bench_model(cfg, args.batches, args.reps, device)
     sim = bench_sim(args.sim_episodes) if args.sim_episodes > 0 else {}
     print(f"PGND step, N = {cfg.num_particles}, grid {cfg.grid_size}^3, {args.threads} threads: steps per second")
@@ -139,7 +141,13 @@ def main() -> int:
         "threads": args.threads,
         "steps_per_s": rows,
         "sim_seconds_per_wall_second": sim,
-        "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            # other jobs on the machine slow every figure down; the 1-minute load average says how busy it was
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        },
         "cuda": torch.cuda.get_device_name(0) if device == "cuda" else None,
         "note": "median of --reps calls after 2 warm-up calls; timings on a CPU shared with other jobs vary",
     }

@@ -155,6 +155,10 @@ def plot_results(
     model_names = [n for n in preds if n not in ("constant_velocity", "rest")][:1] or ["constant_velocity"]
     shown = model_names[0]
     ks = [0, 9, 19, truth.shape[1] - 1]
+    # one cube for all panels, metres on every axis alike, so shapes are not distorted
+    both = torch.cat((truth[e], preds[shown][e]), dim=0).reshape(-1, 3)
+    mid = (both.amax(0) + both.amin(0)) / 2
+    half = float((both.amax(0) - both.amin(0))[:2].max()) / 2 + 0.02
     fig = plt.figure(figsize=(14, 3.8))
     for j, k in enumerate(ks):
         ax = fig.add_subplot(1, len(ks), j + 1, projection="3d")
@@ -164,7 +168,10 @@ def plot_results(
         g = grip[e, k, 0:3].numpy()
         ax.scatter([g[0]], [g[1]], [g[2]], s=40, c="k", marker="x", label="gripper")
         ax.set_title(f"t + {(k + 1) * 0.1:.1f} s")
-        ax.set_zlim(0, 0.15)
+        ax.set_xlim(float(mid[0]) - half, float(mid[0]) + half)
+        ax.set_ylim(float(mid[1]) - half, float(mid[1]) + half)
+        ax.set_zlim(0, 2 * half)
+        ax.set_box_aspect((1, 1, 1))
         if j == 0:
             ax.legend(fontsize=7)
     fig.suptitle(f"{cat}: held-out episode {e}, predicted ({shown}) vs true")
