@@ -274,7 +274,7 @@ class PlannerNode(LifecycleNode):
                 Odometry, "odometry", self._on_odometry, qos_profile_sensor_data, callback_group=self._inputs_group
             ),
             self.create_subscription(
-                PointCloud2, "elevation_map", self._on_map, qos_profile_sensor_data, callback_group=self._inputs_group
+                PointCloud2, "elevation_map", self._on_map, QoSProfile(depth=2), callback_group=self._inputs_group
             ),
             self.create_subscription(
                 PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=5), callback_group=self._inputs_group
