@@ -208,6 +208,7 @@ def train_airl(
     out = Path(out)
     ckpt_dir = out.with_name(out.name + ".ckpt")
     expert = expert_data(demos, task, cfg.min_confidence)
+    torch.manual_seed(cfg.seed)  # the networks' initial weights: a run is a function of its recipe
     mods, opt = make_modules(cfg, task, expert)
     env = BatchedSortingEnv(task, expert.arm, cfg.n_envs)
     start, log_rows = 0, []
@@ -302,6 +303,7 @@ def train_policy_on_reward(
     """A fresh PPO policy trained on the learned reward in AIRL's maximum-entropy sense: r = f(s, s') - log pi(a|s)
     (f = g plus its shaping, which keeps the optimum of g; the entropy term is the objective AIRL's reward is
     recovered under)."""
+    torch.manual_seed(seed)
     policy = GaussianPolicy(task.max_step, reward.mean, reward.std, hidden=reward.hidden)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     env = BatchedSortingEnv(task, arm, n_envs)
