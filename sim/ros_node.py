@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,6 +338,9 @@ def main(args: list[str] | None = None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (ConfigError, FileExistsError) as exc:  # bad parameters or scenario: say what, no traceback
+        print(f"terrain_sim: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     finally:
         if node is not None:
             node.close()
