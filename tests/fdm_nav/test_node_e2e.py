@@ -69,11 +69,15 @@ def _drive(ros_context, scenario: str, goal: tuple[float, float], wall_s: float,
             reached = math.hypot(last["pose"][0] - goal[0], last["pose"][1] - goal[1]) <= 0.5
             if last["failed"] or (reached and planner_status[-1]["state"] in ("goal_reached", "idle")):
                 break
+        spin_for(executor, 1.0)  # after the end: what the planner does once the goal is reached
+        n_before_stop = len(commands)
     finally:
         codes = stop_node(planner), stop_node(sim)
+        spin_for(executor, 0.5)  # receive what they sent last (the planner's final zero command)
         executor.shutdown()
         node.destroy_node()
-    return sim_status, planner_status, np.array(commands), codes, (sim_log, planner_log)
+    commands = np.array(commands)
+    return sim_status, planner_status, commands, codes, (sim_log, planner_log, n_before_stop)
 
 
 def test_robot_reaches_a_goal_on_flat_ground(ros_context):
@@ -85,7 +89,10 @@ def test_robot_reaches_a_goal_on_flat_ground(ros_context):
     assert any(s["state"] == "goal_reached" for s in planner_status)
     assert len(commands) > 10 and np.isfinite(commands).all()
     assert (np.abs(commands[:, 0]) <= 1.0 + 1e-9).all()
-    assert commands[-1].tolist() == [0.0, 0.0, 0.0]  # goal reached: the last command stops the robot
+    # Goal reached: the last command before the processes were stopped is a zero (then the planner is quiet),
+    # and the planner's shutdown sent a zero too.
+    assert commands[logs[2] - 1].tolist() == [0.0, 0.0, 0.0]
+    assert commands[-1].tolist() == [0.0, 0.0, 0.0]
     assert codes == (0, 0)
 
 
