@@ -207,8 +207,9 @@ class TorchRuntime(ModelRuntime):
             self.model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise ModelFileError(f"{weights_path}: weights do not match the card's config ({exc})") from exc
-        self.model.to(self.device).eval()
-        self.specs = self.model.export_graphs()
+        # The graphs' example inputs are made on the CPU (they serve the ONNX export), so build them first.
+        self.specs = self.model.eval().export_graphs()
+        self.model.to(self.device)
 
     def run_torch(self, graph: str, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         self._graph(graph)

@@ -186,7 +186,7 @@ class Pgnd(nn.Module):
         K = offs.shape[1]
         hist_g = torch.stack([gp_now] * cfg.history + [gp_next], dim=1)  # [B, H+1, K, 3]; newest = next
         pts = torch.cat((u, hist_g), dim=2)  # [B, H+1, N+K, 3]
-        flag = torch.cat((torch.zeros(B, N, 1, dtype=u.dtype), torch.ones(B, K, 1, dtype=u.dtype)), dim=1)
+        flag = torch.cat((u.new_zeros(B, N, 1), u.new_ones(B, K, 1)), dim=1)
 
         centre = cur.mean(dim=1, keepdim=True)  # [B, 1, 3]
         pos = (pts - centre[:, None]).permute(0, 2, 1, 3).reshape(B, N + K, -1)  # [B, N+K, 3(H+1)]
