@@ -114,6 +114,7 @@ def test_deadly_direct_path_does_not_fail(ros_context):
         "overrun",
         "blocked_by_risk",
         "goal_reached",
+        "inactive",  # its shutdown
     }
 
 
