@@ -21,16 +21,16 @@ python3 -m pytest -q -p no:cacheprovider \
   tests/dynamics_stack/test_mppi.py::test_same_code_on_cuda \
   tests/sim/test_platform_sim.py::test_cuda_runs_the_same_model_as_the_cpu 2>&1 | tail -5 | tee "$OUT/cuda_tests.log"
 
-python3 benchmarks/bench_planner.py --out "$OUT/planner_cuda.json" 2>&1 | tee "$OUT/bench_planner.log"
+python3 benchmarks/bench_planner.py --cycles 10 --out "$OUT/planner_cuda.json" 2>&1 | tee "$OUT/bench_planner.log"
 python3 benchmarks/bench_fdm.py --out "$OUT/fdm_cuda.json" 2>&1 | tee "$OUT/bench_fdm.log"
-python3 benchmarks/bench_pgnd.py --device cuda --sim-episodes 0 --out "$OUT/pgnd_cuda.json" 2>&1 | tee "$OUT/bench_pgnd.log"
+python3 benchmarks/bench_pgnd.py --device cuda --sim-episodes 0 --reps 5 --out "$OUT/pgnd_cuda.json" 2>&1 | tee "$OUT/bench_pgnd.log"
 
 nav() { python3 -c "import sys; from dynamics_stack.cli import main; sys.exit(main(sys.argv[1:]))" nav benchmark \
   --scenarios sim/scenarios/nav/*.yaml --jobs "$JOBS" --no-progress "$@"; }
-nav --planner fdm heuristic --episodes-per-scenario 3 --json "$OUT/nav_benchmark_3ep.json" --plots /tmp/plots_3ep \
-  2>&1 | tail -40 | tee "$OUT/nav_3ep.log"
+timeout 230 bash -c "$(declare -f nav); nav --planner fdm heuristic --episodes-per-scenario 3 \
+  --json '$OUT/nav_benchmark_3ep.json' --plots /tmp/plots_3ep" 2>&1 | tail -40 | tee "$OUT/nav_3ep.log"
 cp /tmp/plots_3ep/overview.png "$OUT/nav_overview_3ep.png" 2>/dev/null
-timeout 240 bash -c "$(declare -f nav); nav --planner oracle --json '$OUT/nav_oracle.json' --plots /tmp/plots_oracle" \
+timeout 200 bash -c "$(declare -f nav); nav --planner oracle --json '$OUT/nav_oracle.json' --plots /tmp/plots_oracle" \
   2>&1 | tail -40 | tee "$OUT/nav_oracle.log"
 cp /tmp/plots_oracle/overview.png "$OUT/nav_overview_oracle.png" 2>/dev/null
 ls -la "$OUT"
