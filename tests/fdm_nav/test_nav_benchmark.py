@@ -13,6 +13,7 @@ import torch
 from dynamics_stack.cli import main as dynstack
 from dynamics_stack.runtime import load_runtime
 from fdm_nav.global_route import Carrot, plan_route
+from fdm_nav.hazard_guard import HazardGuardCfg
 from fdm_nav.history import HistoryBuffer
 from fdm_nav.planner import FdmPlanner, PlannerCfg
 from sim.platform import load_platform
@@ -144,15 +145,17 @@ def test_fdm_planner_refuses_a_plan_through_a_wall():
     # Facing a 1 m wall ~1.2 m ahead, with a sampler that only proposes small variations of
     # "walk straight at 1 m/s" (no stand-still sample): every candidate crosses the wall, the
     # model's risk is high, and the planner must answer zero instead of the best bad plan.
-    cfg = PlannerCfg()
+    # The geometric guard is off first, so the refusal is the learned model's alone; then on.
+    cfg = PlannerCfg(guard=HazardGuardCfg(enabled=False))
     cfg = replace(cfg, mppi=replace(cfg.mppi, noise_sigma=(0.05, 0.02, 0.05), include_zero=False))
-    planner = FdmPlanner(load_runtime(MODEL, "torch"), cfg)
-    planner.mppi.reset(torch.tensor([[1.0, 0.0, 0.0]] * cfg.mppi.horizon))
     proprio, state, scan, pose = _observe(load_scenario_text(WALL))
-    result = planner.plan(proprio, state, scan, pose, torch.tensor([3.0, 0.0, float("nan")]))
-    assert result.status == "blocked_by_risk"
-    assert torch.equal(result.command, torch.zeros(3))
-    assert result.risk > cfg.risk.threshold
+    for guarded in (False, True):
+        planner = FdmPlanner(load_runtime(MODEL, "torch"), replace(cfg, guard=HazardGuardCfg(enabled=guarded)))
+        planner.mppi.reset(torch.tensor([[1.0, 0.0, 0.0]] * cfg.mppi.horizon))
+        result = planner.plan(proprio, state, scan, pose, torch.tensor([3.0, 0.0, float("nan")]))
+        assert result.status == "blocked_by_risk"
+        assert torch.equal(result.command, torch.zeros(3))
+        assert result.risk > cfg.risk.threshold
 
 
 def test_fdm_planner_is_not_run_on_a_platform_it_was_not_trained_for(tmp_path):
