@@ -73,11 +73,21 @@ DEFAULT_TOPICS = {
 }
 
 
-def record(path: str | Path, topics: dict[str, str], storage: str = "mcap", duration: float = 0.0) -> int:
-    """Record ``topics`` (name -> 'pkg/msg/Type') into a new bag until ``duration`` s pass or Ctrl-C; returns count.
+def record(
+    path: str | Path,
+    topics: dict[str, str],
+    storage: str = "mcap",
+    duration: float = 0.0,
+    first_message_timeout: float = 30.0,
+) -> int:
+    """Record ``topics`` (name -> 'pkg/msg/Type') into a new bag; returns the number of messages written.
 
-    Subscriptions are raw (the CDR bytes go into the bag unchanged) with sensor-data
-    QoS, which also receives from reliable publishers.
+    With ``duration`` > 0 it records that many seconds counted from the first
+    message (DDS discovery takes a moment, longer on a loaded machine, and those
+    seconds would otherwise be lost), and gives up after ``first_message_timeout``
+    seconds without any; with 0 it records until Ctrl-C. Subscriptions are raw (the
+    CDR bytes go into the bag unchanged) with sensor-data QoS, which also receives
+    from reliable publishers.
     """
     import importlib
     import time
@@ -87,6 +97,7 @@ def record(path: str | Path, topics: dict[str, str], storage: str = "mcap", dura
     from rclpy.qos import qos_profile_sensor_data
 
     writer = BagWriter(path, storage)
+    first: list[float | None] = [None]  # monotonic time of the first message
     rclpy.init()
     node = rclpy.create_node("dynstack_record")
     try:
@@ -96,11 +107,16 @@ def record(path: str | Path, topics: dict[str, str], storage: str = "mcap", dura
             writer.add_topic(topic, type_name)
 
             def store(data: bytes, topic=topic, type_name=type_name) -> None:
+                if first[0] is None:
+                    first[0] = time.monotonic()
                 writer.write_raw(topic, type_name, data, node.get_clock().now().nanoseconds)
 
             node.create_subscription(cls, topic, store, qos_profile_sensor_data, raw=True)
-        end = time.monotonic() + duration if duration > 0 else float("inf")
-        while rclpy.ok() and time.monotonic() < end:
+        give_up = time.monotonic() + first_message_timeout
+        while rclpy.ok():
+            now = time.monotonic()
+            if duration > 0 and (now > first[0] + duration if first[0] is not None else now > give_up):
+                break
             rclpy.spin_once(node, timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -30,12 +30,17 @@ def register_ros_commands(sub: argparse._SubParsersAction) -> None:
     rec = sub.add_parser(
         "record",
         help="record the navigation topics into a rosbag2 (what import-bag reads)",
-        description="Subscribes raw to each topic and writes the messages unchanged. Stops after --duration "
-        "seconds or on Ctrl-C; the bag is complete only after a clean stop.",
+        description="Subscribes raw to each topic and writes the messages unchanged. Stops --duration seconds after "
+        "the first message (or after 30 s without any) or on Ctrl-C; the bag is complete only after a clean stop.",
     )
     rec.add_argument("bag", type=Path, help="rosbag2 folder to create (must not exist)")
     rec.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
-    rec.add_argument("--duration", type=float, default=0.0, help="seconds to record (0: until Ctrl-C)")
+    rec.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="seconds to record, counted from the first message (0: until Ctrl-C)",
+    )
     rec.add_argument(
         "--topic",
         action="append",

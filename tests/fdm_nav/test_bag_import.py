@@ -147,7 +147,8 @@ def test_round_trip_terrain_sim_bag_dataset_finetune(ros_context, tmp_path, spin
         z["proprio"][0][:, 6:9], np.tile([0.0, 0.0, -1.0], (z["proprio"].shape[1], 1)), atol=1e-3
     )
     assert np.abs(z["command"][0][:, 0]).max() > 0.1  # the driven commands are in the data
-    result = finetune(MODEL, tmp_path / "data", steps=8, lr=1e-3, batch_size=16, out=tmp_path / "tuned.card.json")
+    # A small step size: Adam's first steps move every weight by about lr, which can undo a trained model.
+    result = finetune(MODEL, tmp_path / "data", steps=8, lr=1e-4, batch_size=16, out=tmp_path / "tuned.card.json")
     assert np.isfinite(result["step_losses"]).all()
     assert result["loss_after"] < result["loss_before"]
     from dynamics_stack.runtime import load_runtime
