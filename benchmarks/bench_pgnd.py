@@ -15,7 +15,7 @@ Simulator: simulated seconds per wall second of ``sim.deformable_script``
 episodes (rope, cloth) on one thread. Prints a table and writes
 benchmarks/results/pgnd.json.
 
-Run: ``.venv/bin/python benchmarks/bench_pgnd.py [--threads 2] [--reps 10]``.
+Run: ``.venv/bin/python benchmarks/bench_pgnd.py [--threads 1] [--reps 10] [--device cuda]``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from timing import time_calls  # benchmarks/timing.py (the script's folder is on
 from dynamics_stack.atomic import atomic_write_json
 from dynamics_stack.checkpoint import load_card
 from dynamics_stack.config import cfg_from_dict, cfg_to_dict
-from dynamics_stack.runtime import load_runtime, save_model
+from dynamics_stack.runtime import OnnxRuntime, save_model
 from pgnd.model import Pgnd, PgndCfg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def bench_model(cfg: PgndCfg, batches: list[int], reps: int, device: str) -> dic
             model.compact_grid = False
     with tempfile.TemporaryDirectory() as tmp:
         card = save_model(Path(tmp) / "bench", model, kind="pgnd", config=cfg_to_dict(cfg))
-        rt = load_runtime(card.path, "onnx")
+        rt = OnnxRuntime(load_card(card.path), threads=torch.get_num_threads())
         for B in batches:
             x, g = inputs(B, cfg.num_particles, "cpu")
             feeds = {"x_hist": x.numpy(), "gripper": g.numpy()}
@@ -114,7 +114,13 @@ def main() -> int:
     parser.add_argument("--particles", type=int, default=1000)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--reps", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime CPU threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and ONNX Runtime CPU threads (default 1: on the shared 2-core machine, 2 threads made the "
+        "torch step ~10x slower, results/pgnd_threads2.json)",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--sim-episodes", type=int, default=2, help="episodes per category (0 skips)")
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -83,8 +83,14 @@ def load_episodes(folder: str | Path, split: str = "all", val_fraction: float = 
         raise ConfigError(
             f"{folder}: no {split} episodes (shards: {len(manifest['shards'])}, val_fraction {val_fraction})"
         )
+    x = torch.from_numpy(np.stack(xs)).float()  # [E, T+1, V, 3]
+    if particles > 0:
+        if particles > x.shape[2]:
+            raise ConfigError(f"{folder}: {particles} particles asked, the objects have {x.shape[2]} vertices")
+        idx = torch.stack([farthest_point_indices(x[e, 0], particles) for e in range(x.shape[0])])
+        x = torch.gather(x, 2, idx[:, None, :, None].expand(-1, x.shape[1], -1, 3))
     return Episodes(
-        x=torch.from_numpy(np.stack(xs)).float(),
+        x=x,
         gripper=torch.from_numpy(np.stack(gs)).float(),
         params=torch.from_numpy(np.stack(ps)).float(),
         action=torch.from_numpy(np.stack(acts)).long(),

@@ -98,3 +98,15 @@ def test_corrupted_model_files_get_clear_errors(tiny_data, tmp_path):
         load_model(card.path)
     with pytest.raises(ConfigError, match="no dataset manifest"):
         load_episodes(tmp_path / "nowhere")
+
+
+def test_farthest_point_sampled_particles_follow_the_same_vertices(tiny_data):
+    full = load_episodes(tiny_data, "all", VAL)
+    sub = load_episodes(tiny_data, "all", VAL, particles=10)
+    assert sub.x.shape == (*full.x.shape[:2], 10, 3)
+    # every sampled particle is one vertex of the object, the same one in every frame
+    e = 0
+    match = (sub.x[e, 0][:, None] - full.x[e, 0][None]).norm(dim=-1).argmin(dim=1)
+    assert torch.allclose(sub.x[e], full.x[e][:, match])
+    with pytest.raises(ConfigError, match="particles asked"):
+        load_episodes(tiny_data, "all", VAL, particles=1000)
