@@ -81,8 +81,11 @@ def read_manifest(folder: str | Path) -> dict:
     return data
 
 
-def load_shard(path: str | Path) -> dict[str, np.ndarray]:
-    """Arrays of one shard file; a clear error when it is truncated or incomplete."""
+def read_shard_arrays(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` shard; a clear error naming the file when it is unreadable or lacks ``keys``.
+
+    Shared by the navigation and the deformable-object datasets.
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -91,10 +94,15 @@ def load_shard(path: str | Path) -> dict[str, np.ndarray]:
         raise
     except Exception as exc:  # zipfile/np errors for a truncated or foreign file
         raise ConfigError(f"{path}: unreadable shard: {exc}") from exc
-    missing = [k for k in SHARD_KEYS if k not in arrays]
+    missing = [k for k in keys if k not in arrays]
     if missing:
         raise ConfigError(f"{path}: shard lacks array(s) {', '.join(missing)}")
     return arrays
+
+
+def load_shard(path: str | Path) -> dict[str, np.ndarray]:
+    """Arrays of one navigation shard file; a clear error when it is truncated or incomplete."""
+    return read_shard_arrays(path, SHARD_KEYS)
 
 
 def _to_base_frame(pose: np.ndarray, origin: np.ndarray) -> np.ndarray:  # [B, T, 3], [B, 3] -> [B, T, 3]

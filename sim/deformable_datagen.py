@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_path, atomic_write_json
 from dynamics_stack.config import ConfigError, cfg_to_dict
+from sim.dataset import read_shard_arrays
 from sim.deformable_scene import CATEGORIES, PARAM_NAMES, num_particles
 from sim.deformable_script import ACTIONS, DT, simulate_episode
 
@@ -87,16 +88,7 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
 def load_shard(path: str | Path, n_particles: int | None = None) -> dict[str, np.ndarray]:
     """Arrays of one shard; a clear error naming the file when it is truncated, incomplete or mis-shaped."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # zipfile / numpy errors of a truncated or foreign file
-        raise ConfigError(f"{path}: unreadable shard: {exc}") from exc
-    missing = [k for k in SHARD_KEYS if k not in arrays]
-    if missing:
-        raise ConfigError(f"{path}: shard lacks array(s) {', '.join(missing)}")
+    arrays = read_shard_arrays(path, SHARD_KEYS)
     x, g = arrays["x"], arrays["gripper"]
     if x.ndim != 4 or x.shape[-1] != 3 or g.shape[:2] != x.shape[:2] or g.shape[-1] != len(GRIPPER_FIELDS):
         raise ConfigError(
