@@ -50,7 +50,7 @@ from nav_msgs.msg import Path as PathMsg
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
@@ -77,6 +77,10 @@ from fdm_nav.planner import NavPlanner, PlannerCfg, TraversabilityCfg
 from fdm_nav.safety import CommandGate, DropCounter, OverrunFallback, StaleHold
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+# Sensor-data QoS (best effort, volatile) with room for a whole cycle of 50 Hz odometry waiting in the queue.
+ODOM_QOS = QoSProfile(
+    depth=20, reliability=qos_profile_sensor_data.reliability, durability=qos_profile_sensor_data.durability
+)
 PREFIXES = {"": PlannerNodeCfg, "gate": CommandGateCfg, "planner": PlannerCfg, "traversability": TraversabilityCfg}
 
 
@@ -171,10 +175,15 @@ class PlannerNode(LifecycleNode):
             self.declare_parameter(name, value, ParameterDescriptor(description=docs.get(name, "")))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.drops = DropCounter()
-        # Inputs are taken on their own callback group, so a cycle waiting for its plan does not hold up
-        # odometry (with a multi-threaded executor). Timers and lifecycle services share the default group:
-        # a transition never runs in the middle of a cycle. The lock guards the input state between them.
+        # Callback groups keep inputs, maps and diagnostics apart from the cycle timer and the lifecycle
+        # services (a transition never runs in the middle of a cycle); the lock guards the input state between
+        # them. main() spins a single-threaded executor: rclpy's multi-threaded one kept its main thread at
+        # 100 % CPU, holding the GIL, while a cycle waited for its plan, and that starved the planning thread
+        # (measured: planning thread at 19 % CPU, 6-8 Hz, most cycles overrun; single-threaded: 9.9 Hz, none).
+        # Odometry queues during a cycle instead (subscription depth below).
         self._inputs_group = MutuallyExclusiveCallbackGroup()
+        self._map_group = MutuallyExclusiveCallbackGroup()
+        self._diag_group = MutuallyExclusiveCallbackGroup()
         self._lock = threading.Lock()
         self._pub_lock = threading.Lock()
         self._reset_requested = False
@@ -271,10 +280,10 @@ class PlannerNode(LifecycleNode):
         }
         self._subs = [
             self.create_subscription(
-                Odometry, "odometry", self._on_odometry, qos_profile_sensor_data, callback_group=self._inputs_group
+                Odometry, "odometry", self._on_odometry, ODOM_QOS, callback_group=self._inputs_group
             ),
             self.create_subscription(
-                PointCloud2, "elevation_map", self._on_map, QoSProfile(depth=2), callback_group=self._inputs_group
+                PointCloud2, "elevation_map", self._on_map, QoSProfile(depth=2), callback_group=self._map_group
             ),
             self.create_subscription(
                 PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=5), callback_group=self._inputs_group
@@ -296,7 +305,7 @@ class PlannerNode(LifecycleNode):
         self._active = True
         self.state, self.reason = "idle", "no goal"
         self._timer = self.create_timer(1.0 / self.settings.node.control_rate, self._tick)
-        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics, callback_group=self._diag_group)
         return ret
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -643,16 +652,21 @@ def main(args: list[str] | None = None) -> None:
     """Entry point of the ``fdm_planner`` executable."""
     # Our own signal handling: rclpy's would shut the context down before the last zero command could go out.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM (how launch stops nodes) like Ctrl-C
+    # SIGINT (Ctrl-C) and SIGTERM (how launch stops nodes) only raise a flag: an exception raised at an
+    # arbitrary point of the single-threaded spin can land inside rclpy's C++ bindings as a RuntimeError.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     node = PlannerNode()
-    executor = MultiThreadedExecutor(num_threads=2)  # inputs keep flowing while a cycle waits for its plan
+    executor = SingleThreadedExecutor()
     try:
         if node.get_parameter("autostart").value:
             node.trigger_configure()
             if node.settings is not None:
                 node.trigger_activate()
         executor.add_node(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.05)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
