@@ -187,6 +187,7 @@ class PlannerNode(LifecycleNode):
         self._lock = threading.Lock()
         self._pub_lock = threading.Lock()
         self._reset_requested = False
+        self._last_cycle = -math.inf  # monotonic time of the last cycle (timer- or odometry-started)
         self.settings: Settings | None = None
         self.planner: NavPlanner | None = None
         self._pending: Settings | None = None
@@ -258,7 +259,7 @@ class PlannerNode(LifecycleNode):
         if old is not None and old.node.control_rate != settings.node.control_rate and self._timer is not None:
             self._timer.cancel()
             self.destroy_timer(self._timer)
-            self._timer = self.create_timer(period, self._tick)
+            self._timer = self.create_timer(period, self._on_timer)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -304,7 +305,7 @@ class PlannerNode(LifecycleNode):
         ret = super().on_activate(state)
         self._active = True
         self.state, self.reason = "idle", "no goal"
-        self._timer = self.create_timer(1.0 / self.settings.node.control_rate, self._tick)
+        self._timer = self.create_timer(1.0 / self.settings.node.control_rate, self._on_timer)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics, callback_group=self._diag_group)
         return ret
 
@@ -378,6 +379,13 @@ class PlannerNode(LifecycleNode):
             return
         with self._lock:
             self._take_odometry(sample)
+        # A cycle as soon as (most of) a period has passed and fresh odometry is in: the command answers this
+        # odometry rather than one that waited for the timer (up to a whole period of latency). Messages that
+        # queued up during a cycle are too old to start one; the newest of them will.
+        if self.settings is not None:
+            period = 1.0 / self.settings.node.control_rate
+            if time.monotonic() - self._last_cycle >= 0.85 * period and self._now() - sample.t < 0.5 * period:
+                self._tick()
 
     def _take_odometry(self, sample) -> None:
         self.odom = sample
@@ -461,9 +469,17 @@ class PlannerNode(LifecycleNode):
             return "no proprio history yet"
         return None
 
+    def _on_timer(self) -> None:
+        """The 10 Hz timer: a cycle unless odometry started one in the last period (it also runs without odometry,
+        so stale input is still answered)."""
+        if self.settings is not None and time.monotonic() - self._last_cycle < 0.9 / self.settings.node.control_rate:
+            return
+        self._tick()
+
     def _tick(self) -> None:
         if not self._active or self.settings is None:
             return
+        self._last_cycle = time.monotonic()
         busy = self._future is not None and not self._future.done()
         if self._pending is not None and not busy:
             try:

@@ -53,8 +53,8 @@ class PlannerNodeCfg:
 
     model: str = "models/fdm_anymal_d.card.json"
     """Model card of the FDM (relative paths: working directory first, then the package root)."""
-    backend: str = "torch"
-    """Model runtime: 'torch' or 'onnx' (ONNX Runtime)."""
+    backend: str = "onnx"
+    """Model runtime: 'onnx' (ONNX Runtime, the robot's path; fastest on a CPU) or 'torch'."""
     planner_type: str = "fdm"
     """'fdm' (MPPI through the learned model) or 'heuristic' (geometric baseline, no model)."""
     device: str = "cpu"

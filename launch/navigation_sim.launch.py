@@ -28,7 +28,7 @@ def generate_launch_description():
         [
             DeclareLaunchArgument("scenario", default_value="flat_01", description="scenario name or YAML path"),
             DeclareLaunchArgument("publish_goal", default_value="false", description="send the scenario goal"),
-            DeclareLaunchArgument("backend", default_value="torch", description="planner backend: torch or onnx"),
+            DeclareLaunchArgument("backend", default_value="onnx", description="planner backend: onnx or torch"),
             DeclareLaunchArgument("rviz", default_value="true", description="start rviz2"),
             Node(
                 package="dynamics_stack",
