@@ -59,16 +59,9 @@ class EpisodeResult:
         }
 
 
-def local_map_of(sim, half_size: float = 4.0) -> LocalMap:
+def local_map_of(sim) -> LocalMap:
     """Heights in a yaw-aligned square around robot 0 (what an elevation-mapping node would give)."""
-    x, y, yaw = (float(v) for v in sim.poses[0])
-    c, s = math.cos(yaw), math.sin(yaw)
-
-    def height_at(xy: torch.Tensor) -> torch.Tensor:
-        world = torch.stack([x + c * xy[..., 0] - s * xy[..., 1], y + s * xy[..., 0] + c * xy[..., 1]], dim=-1)
-        return sim.height_map.sample_nearest(world.to(sim.device)).cpu()
-
-    return LocalMap.around(height_at, half_size)
+    return LocalMap.from_height_map(sim.height_map, sim.poses[0].tolist())
 
 
 def run_episode(

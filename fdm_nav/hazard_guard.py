@@ -37,9 +37,12 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from fdm_nav.se2 import wrap_angle
+from sim.sensors import fill_nan_nearest
+from sim.terrain import HeightMap
 
 SCAN_CELL = 0.1  # m, the height scan's resolution (sim.sensors)
 SCAN_X0, SCAN_Y0 = -0.5, 2.95  # base-frame x of column 0 and y of row 0 (sim.sensors)
+LOCAL_MAP_HALF_SIZE = 4.0  # m, the square around the robot the closed loop and the node give the guard
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,24 @@ class LocalMap:
         axis = torch.arange(-n, n + 1, dtype=torch.float32) * cell
         xy = torch.stack(torch.meshgrid(axis, -axis, indexing="xy"), dim=-1)  # [2n+1, 2n+1, 2]: rows +y -> -y
         return cls(height_at(xy), x0=-n * cell, y0=n * cell, cell=cell)
+
+    @classmethod
+    def from_height_map(cls, hm: HeightMap, pose, half_size: float = LOCAL_MAP_HALF_SIZE) -> LocalMap:
+        """Nearest-cell heights of ``hm`` on a yaw-aligned square around ``pose`` (x, y, yaw in its frame).
+
+        What an elevation-mapping node gives around the robot; both the closed loop
+        (simulator map) and the ROS node (elevation cloud) build the guard's map here.
+        Unknown cells (NaN) take their nearest known neighbour, as the scan's do.
+        """
+        x, y, yaw = (float(v) for v in pose)
+        c, s = math.cos(yaw), math.sin(yaw)
+
+        def height_at(xy: Tensor) -> Tensor:
+            world = torch.stack([x + c * xy[..., 0] - s * xy[..., 1], y + s * xy[..., 0] + c * xy[..., 1]], dim=-1)
+            heights = hm.sample_nearest(world.to(hm.device)).cpu()
+            return fill_nan_nearest(heights) if torch.isnan(heights).any() else heights
+
+        return cls.around(height_at, half_size)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -71,8 +71,9 @@ from dynamics_stack.ros.nav_convert import (
     sec_to_stamp,
 )
 from fdm_nav.global_route import Carrot
+from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.node_cfg import CommandGateCfg, PlannerNodeCfg
-from fdm_nav.node_inputs import OdomHistory, grid_height_map, local_map_from, scan_from_map
+from fdm_nav.node_inputs import OdomHistory, grid_height_map, scan_from_map
 from fdm_nav.planner import NavPlanner, PlannerCfg, TraversabilityCfg
 from fdm_nav.safety import CommandGate, DropCounter, OverrunFallback, StaleHold
 
@@ -533,7 +534,7 @@ class PlannerNode(LifecycleNode):
             self.planner.reset()
             return np.zeros(3), True
         scan = scan_from_map(height_map, pose, odom.position[2])
-        local_map = local_map_from(height_map, pose)  # the FDM planner's hazard guard sees all around
+        local_map = LocalMap.from_height_map(height_map, pose)  # the FDM planner's hazard guard sees all around
         t_start = time.perf_counter()
         planner = self.planner
         self._future = self._pool.submit(self._plan_job, planner, proprio, state, scan, pose_t, goal, local_map)

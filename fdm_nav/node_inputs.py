@@ -18,13 +18,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.history import HistoryBuffer
 from sim.sensors import PROPRIO_DIM, fill_nan_nearest, height_scan
 from sim.terrain import HeightMap
 from sim.terrain_sim import GRAVITY
 
-LOCAL_MAP_HALF_SIZE = 4.0  # m, what fdm_nav.closed_loop.local_map_of gives the planner's hazard guard
 SAMPLE_PERIOD = 0.05  # s, the dataset's 20 Hz proprio rate (sim/README.md)
 HISTORY = 10  # samples (0.5 s), anchors/FDM.md
 
@@ -96,19 +94,3 @@ def scan_from_map(hm: HeightMap, pose: np.ndarray, z_base: float) -> Tensor:
     p = torch.as_tensor(np.asarray(pose, dtype=np.float32))[None]
     scan = height_scan(hm, p, torch.tensor([float(z_base)]))[0]
     return fill_nan_nearest(scan)
-
-
-def local_map_from(hm: HeightMap, pose: np.ndarray, half_size: float = LOCAL_MAP_HALF_SIZE) -> LocalMap:
-    """Heights on a yaw-aligned square around ``pose`` for the planner's hazard guard (as the closed loop builds it).
-
-    Unknown cells (NaN) take their nearest known neighbour, as the scan's do.
-    """
-    x, y, yaw = (float(v) for v in pose)
-    c, s = np.cos(yaw), np.sin(yaw)
-
-    def height_at(xy: Tensor) -> Tensor:
-        world = torch.stack([x + c * xy[..., 0] - s * xy[..., 1], y + s * xy[..., 0] + c * xy[..., 1]], dim=-1)
-        heights = hm.sample_nearest(world.float())
-        return fill_nan_nearest(heights) if torch.isnan(heights).any() else heights
-
-    return LocalMap.around(height_at, half_size)

@@ -19,8 +19,9 @@ from dynamics_stack.ros.nav_convert import (
     odometry_to_sample,
 )
 from fdm_nav.closed_loop import local_map_of
+from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.history import HistoryBuffer
-from fdm_nav.node_inputs import OdomHistory, grid_height_map, local_map_from, scan_from_map
+from fdm_nav.node_inputs import OdomHistory, grid_height_map, scan_from_map
 from sim.scenario import SCENARIO_DIR, load_scenario, make_sim
 from sim.sensors import fill_nan_nearest
 
@@ -76,7 +77,7 @@ def test_node_inputs_equal_the_closed_loop_inputs():
     pose = sim.poses[0].numpy()
     ref_scan = fill_nan_nearest(sim.height_scan()[0])
     torch.testing.assert_close(scan_from_map(node_map, pose, float(sim.z_base[0])), ref_scan, atol=1e-5, rtol=0)
-    torch.testing.assert_close(local_map_from(node_map, pose).heights, local_map_of(sim).heights)
+    torch.testing.assert_close(LocalMap.from_height_map(node_map, pose).heights, local_map_of(sim).heights)
 
 
 def test_elevation_cloud_to_grid_by_hand():
