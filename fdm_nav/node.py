@@ -7,7 +7,9 @@ does what ``fdm_nav.closed_loop`` does with the simulator's state:
 
 1. no goal: quiet. Odometry or map missing or older than its limit (by
    stamp): zero for ``stale_hold`` s, then quiet, status ``stale_input``.
-2. height scan at the latest odometry pose from the latest elevation map;
+2. height scan at the latest odometry pose from the latest elevation map
+   (sensor_msgs/PointCloud2, or grid_map_msgs/GridMap where that package is
+   importable: ``map_type``, ``map_layer``);
    proprio history from odometry (20 Hz); goal = the goal pose, or a carrot
    ``lookahead`` m along a route received on ``route``.
 3. plan on a worker thread, waiting at most ``plan_budget`` s; an overrun
@@ -60,6 +62,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dynamics_stack.checkpoint import ModelFileError
 from dynamics_stack.config import ConfigError, cfg_from_ros_params, cfg_to_ros_params, field_docs
+from dynamics_stack.ros.grid_map_convert import grid_map_to_grid
 from dynamics_stack.ros.nav_convert import (
     MessageError,
     elevation_cloud_to_grid,
@@ -150,6 +153,19 @@ def build_planner(s: Settings) -> NavPlanner:
     if not model.is_absolute() and not model.exists():
         model = PACKAGE_ROOT / model
     return FdmPlanner(load_runtime(model, backend=s.node.backend, device=s.node.device), s.planner, s.node.device)
+
+
+def map_message_type(map_type: str) -> type:
+    """The elevation map's message class for ``map_type`` ('auto' prefers GridMap when grid_map_msgs imports)."""
+    if map_type == "pointcloud2":
+        return PointCloud2
+    try:
+        from grid_map_msgs.msg import GridMap  # not installable here; present on robots with grid_map
+    except ImportError:
+        if map_type == "gridmap":
+            raise ValueError("map_type 'gridmap' needs the grid_map_msgs package, which is not installed") from None
+        return PointCloud2
+    return GridMap
 
 
 def _rgba(v: float, alpha: float = 0.6) -> ColorRGBA:
@@ -273,6 +289,13 @@ class PlannerNode(LifecycleNode):
             self.state, self.reason = "unconfigured", f"configure failed: {exc}"
             return TransitionCallbackReturn.FAILURE
         cmd_type = TwistStamped if self.settings.node.cmd_vel_stamped else Twist
+        try:
+            map_msg_type = map_message_type(self.settings.node.map_type)
+        except ValueError as exc:
+            self.settings = None
+            self.get_logger().error(f"configure failed: {exc}")
+            self.state, self.reason = "unconfigured", f"configure failed: {exc}"
+            return TransitionCallbackReturn.FAILURE
         self._pubs = {
             "cmd_vel": self.create_lifecycle_publisher(cmd_type, "cmd_vel", 10),
             "plan": self.create_lifecycle_publisher(PathMsg, "~/plan", 1),
@@ -285,7 +308,7 @@ class PlannerNode(LifecycleNode):
                 Odometry, "odometry", self._on_odometry, ODOM_QOS, callback_group=self._inputs_group
             ),
             self.create_subscription(
-                PointCloud2, "elevation_map", self._on_map, QoSProfile(depth=2), callback_group=self._map_group
+                map_msg_type, "elevation_map", self._on_map, QoSProfile(depth=2), callback_group=self._map_group
             ),
             self.create_subscription(
                 PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=5), callback_group=self._inputs_group
@@ -406,12 +429,17 @@ class PlannerNode(LifecycleNode):
             float(np.clip(base_height, 0.0, 2.0 * self.settings.node.base_height)),
         )
 
-    def _on_map(self, msg: PointCloud2) -> None:
+    def _on_map(self, msg) -> None:
+        """An elevation map: sensor_msgs/PointCloud2, or grid_map_msgs/GridMap where that package exists."""
         if self.settings is None:
             return
+        n = self.settings.node
         try:
             self._frame_ok("elevation_map", msg.header.frame_id)
-            grid = elevation_cloud_to_grid(msg, self.settings.node.map_resolution, self.settings.node.map_max_cells)
+            if isinstance(msg, PointCloud2):
+                grid = elevation_cloud_to_grid(msg, n.map_resolution, n.map_max_cells)
+            else:
+                grid = grid_map_to_grid(msg, n.map_layer, n.map_max_cells)
         except MessageError as exc:
             self._drop("elevation_map", exc)
             return

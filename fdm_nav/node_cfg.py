@@ -16,6 +16,7 @@ from dataclasses import dataclass
 BACKENDS = ("torch", "onnx")
 PLANNER_TYPES = ("fdm", "heuristic")
 MARKER_COLORS = ("risk", "cost")
+MAP_TYPES = ("auto", "gridmap", "pointcloud2")
 
 
 def _positive(name: str, value: float) -> None:
@@ -77,6 +78,11 @@ class PlannerNodeCfg:
     """Publish geometry_msgs/TwistStamped instead of Twist on cmd_vel (takes effect at configure)."""
     base_frame: str = "base_link"
     """frame_id of TwistStamped commands (REP-105); empty: the odometry's child_frame_id."""
+    map_type: str = "auto"
+    """Elevation map message: 'auto' (grid_map_msgs/GridMap when that package is importable, else
+    sensor_msgs/PointCloud2), 'gridmap' or 'pointcloud2' (takes effect at configure)."""
+    map_layer: str = "elevation"
+    """GridMap layer holding the ground height [m] (GridMap input only)."""
     map_resolution: float = 0.0
     """Cell size [m] of the elevation cloud's grid; 0: taken from the cloud (smallest spacing of its points)."""
     map_max_cells: int = 4_000_000
@@ -97,6 +103,10 @@ class PlannerNodeCfg:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.planner_type not in PLANNER_TYPES:
             raise ValueError(f"planner_type must be one of {PLANNER_TYPES}, got {self.planner_type!r}")
+        if self.map_type not in MAP_TYPES:
+            raise ValueError(f"map_type must be one of {MAP_TYPES}, got {self.map_type!r}")
+        if not self.map_layer:
+            raise ValueError("map_layer must name the GridMap layer of the ground height")
         if self.marker_color not in MARKER_COLORS:
             raise ValueError(f"marker_color must be one of {MARKER_COLORS}, got {self.marker_color!r}")
         if self.planner_type == "fdm" and not self.model:
