@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_write_bytes
 from dynamics_stack.checkpoint import ModelCard, load_training_state, save_training_state
-from dynamics_stack.config import cfg_to_dict
+from dynamics_stack.config import cfg_from_dict, cfg_to_dict
 from dynamics_stack.runtime import save_model
 from visual_irl.env import BatchedSortingEnv
 from visual_irl.features import STATE_NAMES, ArmModel, demo_states
@@ -86,6 +86,10 @@ class IrlTrainCfg:
     """Iterations between training checkpoints."""
     seed: int = 0
     """Base seed; iteration i uses seed + i."""
+    members: int = 1
+    """Independent AIRL runs (seeds seed, seed + 1, ...; all else equal) whose g and h are averaged into the
+    shipped reward. Measured: single runs rank held-out demos with Spearman 0.85-0.92 depending on the seed;
+    the average of three is steadier (see models/README.md)."""
 
     def __post_init__(self) -> None:
         if self.iterations < 1 or self.n_envs < 1 or self.disc_steps < 0 or self.disc_batch < 1:
@@ -98,6 +102,8 @@ class IrlTrainCfg:
             raise ValueError("replay_iterations must be >= 1")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
+        if self.members < 1:
+            raise ValueError("members must be >= 1")
 
 
 @dataclass
@@ -203,11 +209,59 @@ def train_airl(
     save: bool = True,
     callback=None,
 ) -> tuple[AirlModules, ExpertData, ModelCard | None]:
-    """Run AIRL; with ``save`` write the reward model card under ``out``. Returns (modules, expert data, card)."""
+    """Run AIRL; with ``save`` write the reward model card under ``out``. Returns (modules, expert data, card).
+
+    With ``cfg.members`` > 1 the members run one after the other (checkpoints ``OUT.ckpt/member_K/``; each
+    resumes on its own) and the returned modules are the first member's, with the ensemble as ``reward_ema``.
+    """
     task = task or SortingTaskCfg()
     out = Path(out)
     ckpt_dir = out.with_name(out.name + ".ckpt")
     expert = expert_data(demos, task, cfg.min_confidence)
+    t0 = time.perf_counter()
+    runs = []
+    for k in range(cfg.members):
+        member = dataclasses.replace(cfg, seed=cfg.seed + k, members=1)
+        where = ckpt_dir if cfg.members == 1 else ckpt_dir / f"member_{k}"
+        runs.append(_train_one(member, expert, task, where, resume, progress, save, callback))
+    mods, log_rows = runs[0]
+    if cfg.members > 1:
+        mods.reward_ema = RewardNet.ensemble([m.reward_ema for m, _ in runs])
+    seconds = time.perf_counter() - t0
+    card = None
+    if save:
+        training = {
+            "algorithm": "AIRL (torch, this package)",
+            "config": cfg_to_dict(cfg),
+            "task": cfg_to_dict(task),
+            "demos": len(demos),
+            "transitions": len(expert.obs),
+            "frames": expert.frames,
+            "invalid_frames_filled": expert.invalid_frames,
+            "seconds_this_run": round(seconds, 1),
+            "threads": torch.get_num_threads(),
+            "final": log_rows[-1] if log_rows else {},
+        }
+        if cfg.members > 1:
+            training["final_per_member"] = [rows[-1] if rows else {} for _, rows in runs]
+        card = save_model(
+            out,
+            mods.reward_ema,
+            kind="irl_reward",
+            config=mods.reward_ema.config(),
+            description="AIRL reward g(s) and shaping h(s) over keypoint states of the onion-sorting task"
+            + (f" (mean of {cfg.members} AIRL runs)" if cfg.members > 1 else ""),
+            state=list(STATE_NAMES),
+            arm_model=expert.arm.to_list(),
+            training=training,
+        )
+    return mods, expert, card
+
+
+def _train_one(
+    cfg: IrlTrainCfg, expert: ExpertData, task: SortingTaskCfg, ckpt_dir: Path, resume: bool, progress, save, callback
+) -> tuple[AirlModules, list[dict]]:
+    """One AIRL run (checkpoints in ``ckpt_dir``); returns its modules and log rows."""
     torch.manual_seed(cfg.seed)  # the networks' initial weights: a run is a function of its recipe
     mods, opt = make_modules(cfg, task, expert)
     env = BatchedSortingEnv(task, expert.arm, cfg.n_envs)
@@ -217,10 +271,10 @@ def train_airl(
         if not last.is_file():
             raise FileNotFoundError(f"{last}: no checkpoint to resume from")
         extra = load_training_state(last, mods, opt)
-        if extra.get("cfg") != cfg_to_dict(cfg):
+        # fields added since the checkpoint was written read as their defaults
+        if cfg_from_dict(IrlTrainCfg, extra.get("cfg"), source=str(last)) != cfg:
             raise ValueError(f"{last}: checkpoint was made with another training config; start without --resume")
         start, log_rows = int(extra["iteration"]), list(extra.get("log", []))
-    t0 = time.perf_counter()
     replay: list[tuple[torch.Tensor, ...]] = []
     bar = tqdm(range(start, cfg.iterations), desc="airl", disable=not progress, initial=start, total=cfg.iterations)
     for it in bar:
@@ -254,32 +308,7 @@ def train_airl(
             ckpt_dir.mkdir(parents=True, exist_ok=True)
             save_training_state(last, mods, opt, {"iteration": it + 1, "cfg": cfg_to_dict(cfg), "log": log_rows})
             _write_log(ckpt_dir / "log.csv", log_rows)
-    seconds = time.perf_counter() - t0
-    card = None
-    if save:
-        training = {
-            "algorithm": "AIRL (torch, this package)",
-            "config": cfg_to_dict(cfg),
-            "task": cfg_to_dict(task),
-            "demos": len(demos),
-            "transitions": len(expert.obs),
-            "frames": expert.frames,
-            "invalid_frames_filled": expert.invalid_frames,
-            "seconds_this_run": round(seconds, 1),
-            "threads": torch.get_num_threads(),
-            "final": log_rows[-1] if log_rows else {},
-        }
-        card = save_model(
-            out,
-            mods.reward_ema,
-            kind="irl_reward",
-            config=mods.reward_ema.config(),
-            description="AIRL reward g(s) and shaping h(s) over keypoint states of the onion-sorting task",
-            state=list(STATE_NAMES),
-            arm_model=expert.arm.to_list(),
-            training=training,
-        )
-    return mods, expert, card
+    return mods, log_rows
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -317,6 +346,64 @@ def train_policy_on_reward(
         ppo_update(policy, opt, ro, rew, gamma=reward.gamma, gen=gen)
         curve.append(float(ro.success.mean()))
     return policy, curve
+
+
+def finetune_policy_on_reward(
+    reward: RewardNet,
+    init: GaussianPolicy,
+    arm: ArmModel,
+    task: SortingTaskCfg,
+    iterations: int,
+    n_envs: int = 64,
+    seed: int = 0,
+    lr: float = 1e-4,
+    value_warmup: int = 30,
+    action_noise: float = 0.0,
+    progress: bool = False,
+) -> tuple[GaussianPolicy, list[float]]:
+    """PPO on the learned reward f(s, s') starting from a behaviour-cloned policy (a copy of ``init``).
+
+    Why: from scratch, PPO on this reward stays near the rest pose (``evaluate`` measures it): rest states are
+    expert states with a fair reward, the reach to the onion first lowers it, and a wandering exploratory
+    policy leaves the demonstrated states, where g is strongly negative. Started on the demonstrated states
+    (BC), the policy is improved by the reward alone: the demonstrations enter only through the starting
+    point. No entropy term: the BC std is the demonstrations' spread, and -log pi would widen it.
+    Before the policy moves, the value head is fitted to the starting policy's returns (``value_warmup``
+    rollouts), so the first updates follow real advantages rather than a random critic.
+    """
+    torch.manual_seed(seed)
+    policy = copy.deepcopy(init).requires_grad_(True)
+    env = BatchedSortingEnv(task, arm, n_envs, action_noise=action_noise)
+    vopt = torch.optim.Adam(policy.value.parameters(), lr=1e-3)
+    for it in range(value_warmup):
+        ro = collect(env, policy, seed=seed * 7919 + 500_000 + it)
+        with torch.no_grad():
+            ret = discounted_returns(reward.f(ro.obs, ro.next_obs), policy.v(ro.next_obs[-1]), reward.gamma)
+        for _ in range(10):
+            loss = (policy.v(ro.obs) - ret).pow(2).mean()
+            vopt.zero_grad(set_to_none=True)
+            loss.backward()
+            vopt.step()
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    curve = []
+    for it in tqdm(range(iterations), desc="ppo from BC on learned reward", disable=not progress):
+        torch.manual_seed(seed + it)
+        gen = torch.Generator().manual_seed(seed + it)
+        ro = collect(env, policy, seed=seed * 7919 + it)
+        with torch.no_grad():
+            rew = reward.f(ro.obs, ro.next_obs)
+        ppo_update(policy, opt, ro, rew, gamma=reward.gamma, gen=gen)
+        curve.append(float(ro.success.mean()))
+    return policy.eval().requires_grad_(False), curve
+
+
+def discounted_returns(rewards: torch.Tensor, v_last: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Returns [T, N] of rewards [T, N], bootstrapped with the value of the state after the horizon."""
+    out, acc = torch.empty_like(rewards), v_last
+    for t in reversed(range(len(rewards))):
+        acc = rewards[t] + gamma * acc
+        out[t] = acc
+    return out
 
 
 def card_summary(card: ModelCard) -> str:

@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--config", type=Path, help="YAML with IrlTrainCfg fields")
     train.add_argument("--iterations", type=int, help="override IrlTrainCfg.iterations")
     train.add_argument("--seed", type=int, help="override IrlTrainCfg.seed")
+    train.add_argument("--members", type=int, help="override IrlTrainCfg.members (1: a single AIRL run)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: a shared 2-core CPU)")
     train.add_argument("--no-progress", action="store_true")
@@ -57,7 +58,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--test-demos", type=Path, required=True, help="held-out demos of mixed quality")
     ev.add_argument("--json", type=Path, required=True, help="report to write")
     ev.add_argument("--plots", type=Path, help="folder for PNGs (default: beside the JSON)")
-    ev.add_argument("--ppo-iterations", type=int, default=200, help="PPO iterations on the learned reward")
+    ev.add_argument("--ppo-iterations", type=int, default=200, help="PPO iterations on the learned reward (scratch)")
+    ev.add_argument(
+        "--finetune-iterations", type=int, default=300, help="PPO iterations on the learned reward from the BC policy"
+    )
+    ev.add_argument(
+        "--action-noise",
+        type=float,
+        nargs="*",
+        default=[0.005, 0.01],
+        help="actuation-noise stds (m per step) of the extra evaluation conditions (noise-free is always run)",
+    )
+    ev.add_argument("--episodes", type=int, default=500, help="evaluation episodes per condition")
     ev.add_argument("--skip-policy", action="store_true", help="only the return-vs-score part")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--threads", type=int, default=1)
@@ -127,7 +139,7 @@ def _train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     cfg = load_cfg_yaml(IrlTrainCfg, args.config) if args.config else IrlTrainCfg()
     try:
-        cfg = replace_cfg(cfg, iterations=args.iterations, seed=args.seed)
+        cfg = replace_cfg(cfg, iterations=args.iterations, seed=args.seed, members=args.members)
     except ValueError as exc:
         raise ConfigError(f"train arguments: {exc}") from exc
     demos = load_folder(args.demos, quality="good")
@@ -161,12 +173,19 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.skip_policy:
         train = load_folder(args.train_demos, quality="good")
         expert = expert_data(train, task, min_conf)
+        if min(args.ppo_iterations, args.finetune_iterations, args.episodes) < 1 or any(
+            not n >= 0 for n in args.action_noise
+        ):
+            raise ConfigError("eval: iterations and episodes must be >= 1 and --action-noise stds >= 0")
         report["policy"] = policy_comparison(
             reward,
             expert,
             train,
             task,
             args.ppo_iterations,
+            finetune_iterations=args.finetune_iterations,
+            episodes=args.episodes,
+            action_noise=tuple(args.action_noise),
             seed=args.seed,
             progress=not args.no_progress,
             airl_policy=_airl_policy(card, expert, task),
@@ -180,13 +199,11 @@ def _eval(args: argparse.Namespace) -> int:
     }
     if "policy" in report:
         p = report["policy"]
-        headline.update(
-            expert_replay_success=p["expert_replay_success"],
-            learned_reward_policy_success=p["learned_reward_policy_success"],
-            bc_success=p["bc_success"],
-        )
-        if "airl_generator_policy_success" in p:
-            headline["airl_generator_policy_success"] = p["airl_generator_policy_success"]
+        headline["expert_replay_success"] = p["expert_replay_success"]
+        headline["policy_success"] = {name: c["success"] for name, c in p["conditions"].items()}
+        headline["policy_target_met"] = {
+            name: {sel: t["met"] for sel, t in c["target"].items()} for name, c in p["conditions"].items()
+        }
     print(json.dumps(headline, indent=2))
     print(f"wrote {args.json} and {', '.join(map(str, plots))}")
     if args.update_card:
@@ -203,10 +220,11 @@ def _airl_policy(card, expert, task):
     from dynamics_stack.config import cfg_from_dict
     from visual_irl.airl import IrlTrainCfg, make_modules
 
-    ckpt = card.path.with_name(card.name + ".ckpt") / "last.safetensors"
+    cfg = cfg_from_dict(IrlTrainCfg, card.data["training"]["config"], source=str(card.path))
+    ckpt = card.path.with_name(card.name + ".ckpt")
+    ckpt = (ckpt / "member_0" if cfg.members > 1 else ckpt) / "last.safetensors"  # an ensemble: its first run's
     if not ckpt.is_file():
         return None
-    cfg = cfg_from_dict(IrlTrainCfg, card.data["training"]["config"], source=str(card.path))
     mods, opt = make_modules(cfg, task, expert)
     load_training_state(ckpt, mods, opt)
     return mods.policy.eval().requires_grad_(False)

@@ -7,6 +7,11 @@ within ``grasp_radius``, follows the held wrist, released in a destination
 box). Episodes have the fixed horizon of the demonstrations; success = the
 onion is in the box its label calls for.
 
+``action_noise`` (m, default 0) adds Gaussian actuation noise to each commanded
+displacement after clipping: a cobot tracking a wrist target does not land
+exactly on it. The noise comes from the environment's own generator, so
+episodes of one seed see the same noise whatever the policy does.
+
 ``BatchedSortingEnv`` steps N episodes at once (what PPO and AIRL use);
 ``SortingEnv`` is the single-episode ``gymnasium.Env`` for other tools.
 """
@@ -25,8 +30,10 @@ from visual_irl.task import SortingTaskCfg, in_box
 class BatchedSortingEnv:
     """N sorting episodes stepped together; observations are states [N, 13]."""
 
-    def __init__(self, task: SortingTaskCfg, arm: ArmModel, n: int, seed: int = 0):
-        self.task, self.arm, self.n = task, arm, n
+    def __init__(self, task: SortingTaskCfg, arm: ArmModel, n: int, seed: int = 0, action_noise: float = 0.0):
+        if not (np.isfinite(action_noise) and action_noise >= 0):
+            raise ValueError(f"action_noise must be a finite std >= 0 (m), got {action_noise}")
+        self.task, self.arm, self.n, self.action_noise = task, arm, n, float(action_noise)
         self.rng = np.random.default_rng(seed)
         self.lo, self.hi = np.asarray(task.onion_low), np.asarray(task.onion_high)
 
@@ -40,6 +47,8 @@ class BatchedSortingEnv:
         self.blemished = (rng.random(n) < 0.5).astype(np.float64)
         self.held = np.zeros(n, dtype=bool)
         self.placed = np.zeros(n, dtype=np.int8)  # 0 not yet, 1 conveyor, 2 bin
+        # its own stream, drawn in full per step: the noise does not depend on the actions taken
+        self.noise_rng = np.random.default_rng(self.rng.integers(2**63))
         return self.obs()
 
     def obs(self) -> np.ndarray:
@@ -50,6 +59,8 @@ class BatchedSortingEnv:
         """Apply wrist displacements [N, 3]; returns (next states [N, 13], horizon reached)."""
         task = self.task
         a = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64)), -task.max_step, task.max_step)
+        if self.action_noise > 0:
+            a = a + self.noise_rng.normal(0.0, self.action_noise, a.shape)
         self.wrist = self.wrist + a
         free = (self.placed == 0) & ~self.held
         grasp = free & (np.linalg.norm(self.wrist - self.onion, axis=1) <= task.grasp_radius)

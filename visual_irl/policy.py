@@ -120,9 +120,20 @@ def ppo_update(
 
 
 def behaviour_cloning(
-    policy: GaussianPolicy, obs: torch.Tensor, act: torch.Tensor, epochs: int = 300, lr: float = 1e-3, seed: int = 0
+    policy: GaussianPolicy,
+    obs: torch.Tensor,
+    act: torch.Tensor,
+    epochs: int = 300,
+    lr: float = 1e-3,
+    seed: int = 0,
+    fit_std: bool = True,
 ) -> float:
-    """Fit the policy mean to expert actions by mean squared error; returns the final loss."""
+    """Fit the policy mean to expert actions by mean squared error; returns the final loss.
+
+    With ``fit_std`` the state-independent std is then set to the RMS residual per axis, the maximum-likelihood
+    std of a Gaussian policy given its mean: BC is then a full Gaussian maximum-likelihood fit, and its
+    sampled actions are as spread as the demonstrations around the fit (not the arbitrary initial std).
+    """
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(policy.mu.parameters(), lr=lr)
     loss = torch.tensor(0.0)
@@ -134,6 +145,10 @@ def behaviour_cloning(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+    if fit_std:
+        with torch.no_grad():
+            rms = (policy.mean(obs) - act).pow(2).mean(0).sqrt().clamp_min(1e-4)
+            policy.log_std.copy_(rms.log())
     return float(loss.detach())
 
 

@@ -30,8 +30,23 @@ def mlp(inp: int, hidden: int, layers: int, out: int = 1) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
+class MeanOf(nn.Module):
+    """The mean of several networks' outputs (an ensemble of independently trained members)."""
+
+    def __init__(self, nets: list[nn.Module]):
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(x) for net in self.nets]).mean(0)
+
+
 class RewardNet(nn.Module):
-    """g(s) and h(s) over raw states (normalised inside)."""
+    """g(s) and h(s) over raw states (normalised inside).
+
+    ``members`` > 1: g and h are the means of that many member networks (AIRL runs that differ only in their
+    seed, see ``visual_irl.airl``); the graph and its outputs are the same as for one.
+    """
 
     def __init__(
         self,
@@ -40,16 +55,23 @@ class RewardNet(nn.Module):
         layers: int = 2,
         gamma: float = 0.99,
         project_arm: bool = True,
+        members: int = 1,
     ):
         super().__init__()
+        if members < 1:
+            raise ValueError(f"members must be >= 1, got {members}")
         self.state_dim, self.hidden, self.layers, self.gamma = state_dim, hidden, layers, gamma
-        self.project_arm = project_arm
+        self.project_arm, self.members = project_arm, members
         self.register_buffer("mean", torch.zeros(state_dim))
         self.register_buffer("std", torch.ones(state_dim))
         # ArmModel coefficients [10, 6]: shoulder and elbow as a quadratic function of the wrist
         self.register_buffer("arm_coef", torch.zeros(10, 6))
-        self.g = mlp(state_dim, hidden, layers)
-        self.h = mlp(state_dim, hidden, layers)
+        if members == 1:
+            self.g = mlp(state_dim, hidden, layers)
+            self.h = mlp(state_dim, hidden, layers)
+        else:
+            self.g = MeanOf([mlp(state_dim, hidden, layers) for _ in range(members)])
+            self.h = MeanOf([mlp(state_dim, hidden, layers) for _ in range(members)])
 
     def config(self) -> dict[str, Any]:
         return {
@@ -58,7 +80,30 @@ class RewardNet(nn.Module):
             "layers": self.layers,
             "gamma": self.gamma,
             "project_arm": self.project_arm,
+            **({"members": self.members} if self.members > 1 else {}),
         }
+
+    @classmethod
+    def ensemble(cls, nets: list[RewardNet]) -> RewardNet:
+        """One reward whose g and h are the means of ``nets``' (same normalisation and arm model required)."""
+        first = nets[0]
+        for n in nets[1:]:
+            same = all(torch.equal(getattr(n, b), getattr(first, b)) for b in ("mean", "std", "arm_coef"))
+            if not same or n.config() != first.config():
+                raise ValueError("ensemble members must share config, state normalisation and arm model")
+        out = cls(**{**first.config(), "members": len(nets)})
+        for name in ("mean", "std", "arm_coef"):
+            getattr(out, name).copy_(getattr(first, name))
+        for k, n in enumerate(nets):
+            out.g.nets[k].load_state_dict(n.g.state_dict())
+            out.h.nets[k].load_state_dict(n.h.state_dict())
+        return out
+
+    def member_rewards(self, state: torch.Tensor) -> torch.Tensor:
+        """g(s) of each member: [members, B] (one row for a single network)."""
+        nets = self.g.nets if self.members > 1 else [self.g]
+        z = self._norm(state)
+        return torch.stack([net(z).squeeze(-1) for net in nets])
 
     def set_arm_model(self, coef) -> None:
         self.arm_coef.copy_(torch.as_tensor(coef, dtype=torch.float32))
