@@ -58,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--plots", type=Path, help="PNG prefix, e.g. docs/img/pgnd_rope (default: none)")
     ev.add_argument("--horizon", type=int, default=30, help="steps of 0.1 s (anchor: 30)")
     ev.add_argument("--val-fraction", type=float, default=0.2, help="must match the training split")
+    ev.add_argument(
+        "--split",
+        choices=("val", "all"),
+        default="val",
+        help="val: the validation episodes of DIR; all: every episode (a separate test dataset, another seed)",
+    )
     ev.add_argument("--threads", type=int, default=1, help="torch threads")
     ev.add_argument("--update-card", action="store_true", help="store each model's held-out metrics in its card")
     ev.set_defaults(func=_eval)
@@ -123,9 +129,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    result = evaluate(args.model, args.data, val_fraction=args.val_fraction, horizon=args.horizon, plots=args.plots)
+    result = evaluate(
+        args.model, args.data, val_fraction=args.val_fraction, split=args.split, horizon=args.horizon, plots=args.plots
+    )
     atomic_write_json(args.json, result)
-    print(f"{result['category']}: {result['episodes']} held-out episodes, mean over {args.horizon} steps (cm)")
+    print(
+        f"{result['category']}: {result['episodes']} held-out episodes ({args.split}), mean over {args.horizon} steps (cm)"
+    )
     print(f"{'method':<28}{'MDE':>8}{'Chamfer':>9}{'EMD':>8}")
     for name, entry in result["methods"].items():
         print(f"{name:<28}" + "".join(f"{entry[m]['mean'] * 100:>8.2f} " for m in ("mde", "chamfer", "emd")))

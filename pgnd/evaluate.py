@@ -86,10 +86,16 @@ def evaluate(
     data_dir: str | Path,
     *,
     val_fraction: float = 0.2,
+    split: str = "val",
     horizon: int = HORIZON,
     plots: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate models + baselines on the held-out episodes of ``data_dir``; returns the JSON dict."""
+    """Evaluate models + baselines on the held-out episodes of ``data_dir``; returns the JSON dict.
+
+    ``split='val'``: the validation episodes of the training dataset (which also chose the best
+    checkpoint); ``split='all'``: every episode of ``data_dir``, for a separate test dataset made with
+    another seed, which nothing in training or model selection has seen.
+    """
     models = dict(load_model(p) for p in card_paths)
     sizes = {m.cfg.num_particles for m in models.values()}
     if len(sizes) > 1:
@@ -97,7 +103,7 @@ def evaluate(
     vertices = read_manifest(data_dir)["num_particles"]
     n = sizes.pop() if sizes else vertices
     # the models' particle count: every vertex, or as many farthest-point samples as in training
-    ep = load_episodes(data_dir, "val", val_fraction, 0 if n == vertices else n)
+    ep = load_episodes(data_dir, split, val_fraction, 0 if n == vertices else n)
     history = max((m.cfg.history for m in models.values()), default=2)
     t = time.perf_counter()
     truth, preds = predict_all(models, ep, history, horizon)
@@ -105,6 +111,7 @@ def evaluate(
         "category": ep.category,
         "data": str(data_dir),
         "episodes": len(ep),
+        "split": split,
         "particles": int(ep.x.shape[2]),
         "horizon_steps": horizon,
         "dt": 0.1,

@@ -62,6 +62,23 @@ def test_zero_grid_field_leaves_particles_in_place():
     assert torch.allclose(rnd.step(x, _gripper(2, (0.3, 0.3, 0.3))), x[:, -1], atol=1e-6)
 
 
+@pytest.mark.parametrize("use_grid", [True, False])
+def test_untrained_inertia_model_is_constant_velocity(use_grid):
+    """With ``inertia`` the zero-initialised head leaves every particle on its last displacement."""
+    cfg = PgndCfg(**{**config_dict(SMALL), "use_grid": use_grid, "inertia": True})
+    model = Pgnd(cfg).eval()
+    x = _cloud()
+    g = torch.Generator().manual_seed(3)
+    step = (torch.rand(2, 1, SMALL.num_particles, 3, generator=g) - 0.5) * 0.004  # up to 2 mm per frame
+    step[..., 2] = step[..., 2].abs()  # upward, so the table does not stop anything
+    x = x + torch.arange(SMALL.history + 1.0).view(1, -1, 1, 1) * step
+    out = model.step(x, _gripper(2, (0.3, 0.3, 0.3)))  # open gripper far away
+    assert torch.allclose(out, x[:, -1] + step[:, 0], atol=1e-6)
+    # and with no motion in the history nothing moves, as without inertia
+    still = _cloud()
+    assert torch.allclose(model.step(still, _gripper(2, (0.3, 0.3, 0.3))), still[:, -1], atol=1e-6)
+
+
 def test_closed_gripper_carries_grasped_particles_rigidly():
     model = _randomize(Pgnd(SMALL))
     x = _cloud(1)

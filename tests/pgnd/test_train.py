@@ -49,6 +49,22 @@ def test_few_training_steps_lower_the_loss(tiny_data, tmp_path):
     assert card.config["num_particles"] == 40  # taken from the data
 
 
+def test_distance_loss_is_the_mean_particle_distance_in_the_unit_cube(tiny_data):
+    ep = load_episodes(tiny_data, "train", VAL)
+    batch = gather_windows(ep, window_index(ep, 2, 3)[:4], 2, 3)
+    model = Pgnd(MODEL).eval()  # untrained: nothing moves, the prediction is the last known frame
+    with torch.no_grad():
+        got = float(rollout_loss(model, batch, "distance"))
+        mse = float(rollout_loss(model, batch, "mse"))
+    pred = model.rollout(batch["x_hist"], batch["gripper"]).detach()
+    err = (pred - batch["target"]) / MODEL.workspace
+    by_hand = 100.0 * sum(float(e.norm()) for e in err.reshape(-1, 3)) / (err.numel() // 3)
+    assert got == pytest.approx(by_hand, rel=1e-5)
+    assert mse == pytest.approx(100.0 * float(err.pow(2).mean()), rel=1e-5)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        PgndTrainCfg(loss="huber")
+
+
 def test_resume_continues_the_same_run(tiny_data, tmp_path):
     cfg = _cfg(iterations=20, val_every=10, augment_yaw=True)
     straight = train(MODEL, cfg, tiny_data, tmp_path / "a", progress=False)
@@ -85,6 +101,14 @@ def test_evaluation_reports_anchor_metrics_for_all_methods(tiny_data, tmp_path):
     assert rest["mde"]["curve"][0] <= rest["mde"]["curve"][-1] + 1e-9  # error grows from the known start
     assert (tmp_path / "img" / "pgnd_tiny_error_vs_horizon.png").stat().st_size > 0
     assert (tmp_path / "img" / "pgnd_tiny_snapshots.png").stat().st_size > 0
+
+
+def test_evaluation_on_every_episode_of_a_test_dataset(tiny_data, tmp_path):
+    card = train(MODEL, _cfg(iterations=2, loss="distance"), tiny_data, tmp_path / "m", progress=False)
+    val = evaluate([card.path], tiny_data, val_fraction=VAL)
+    every = evaluate([card.path], tiny_data, val_fraction=VAL, split="all")
+    assert (val["split"], every["split"]) == ("val", "all")
+    assert every["episodes"] == 9 and val["episodes"] < 9
 
 
 def test_corrupted_model_files_get_clear_errors(tiny_data, tmp_path):
