@@ -82,6 +82,10 @@ class PgndCfg:
     aggregation radius is ~10 fine cells; a B-spline stencil reaches 1.5). 0 = off. Grid model only."""
     use_grid: bool = True
     """False: the particle-only baseline (no particle-to-grid-to-particle)."""
+    grasp_nodes: bool = True
+    """Grid nodes within the radius of a closed gripper take its rigid velocity (anchor). False: only the
+    particles inside it move rigidly (as in both models anyway); the nodes keep the network's velocity,
+    so particles just outside the grasp (up to 1.5 cells further) are not dragged partly rigidly."""
     inertia: bool = False
     """True: each particle keeps its last displacement and the network predicts the change
     (v = v_last + G2P(node velocities), or + the particle MLP without grid), so the untrained model is
@@ -229,12 +233,13 @@ class Pgnd(nn.Module):
             h0 = h0.reshape(B, N, 27, -1) + self.feat_in(node_feat)  # [B, N, 27, H]
             v_node = self.velocity(h0) * (cfg.dx / cfg.dt)  # [B, N, 27, 3]
             v_node = G.boundary_mask_velocity(v_node, node, cfg.grid_size, cfg.boundary_cells)
-            inside = ((node - c_g[:, None, None]).norm(dim=-1, keepdim=True) < radius[:, None, None]).to(u.dtype)
-            rigid_v = v_g[:, None, None] + torch.cross(
-                w_g[:, None, None].expand_as(node), node - c_g[:, None, None], dim=-1
-            )
-            grasp = inside * closed[:, None, None]
-            v_node = grasp * rigid_v + (1 - grasp) * v_node
+            if cfg.grasp_nodes:
+                inside = ((node - c_g[:, None, None]).norm(dim=-1, keepdim=True) < radius[:, None, None]).to(u.dtype)
+                rigid_v = v_g[:, None, None] + torch.cross(
+                    w_g[:, None, None].expand_as(node), node - c_g[:, None, None], dim=-1
+                )
+                grasp = inside * closed[:, None, None]
+                v_node = grasp * rigid_v + (1 - grasp) * v_node
             v = G.g2p(v_node, w)  # [B, N, 3]
             if cfg.inertia:
                 v = v + (cur - u[:, -2]) / cfg.dt  # inertia: the last displacement per dt

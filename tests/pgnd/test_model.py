@@ -104,6 +104,26 @@ def test_closed_gripper_carries_grasped_particles_rigidly():
     assert not torch.allclose(free[0, held], expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("grasp_nodes", [True, False])
+def test_grasp_node_rule_reaches_only_as_far_as_configured(grasp_nodes):
+    """The anchor's rule moves the nodes inside a closed gripper rigidly, and through the B-spline
+    stencil also drags particles just outside it; with ``grasp_nodes=False`` only the held ones move."""
+    model = Pgnd(PgndCfg(**{**config_dict(SMALL), "grasp_nodes": grasp_nodes})).eval()  # zero head
+    x = _cloud(1)
+    centre = x[0, -1, 0].tolist()
+    centre[2] = 0.01
+    out = model.step(x, _gripper(1, centre, (0.1, 0.0, 0.2), closed=True, radius=0.03))
+    dist = (x[0, -1] - torch.tensor(centre)).norm(dim=-1)
+    near = (dist >= 0.03) & (dist < 0.03 + 1.5 * SMALL.dx * SMALL.workspace)  # outside, within one stencil
+    assert near.sum() >= 1
+    moved = (out[0] - x[0, -1]).norm(dim=-1)
+    assert (moved[dist < 0.03] > 0.01).all()  # held: carried 2.2 cm either way
+    if grasp_nodes:
+        assert moved[near].max() > 1e-3
+    else:
+        assert torch.allclose(out[0, dist >= 0.03], x[0, -1, dist >= 0.03], atol=1e-6)
+
+
 def test_rotate_by_hand():
     v = torch.tensor([[[1.0, 0.0, 0.0]]])
     out = rotate(v, torch.tensor([[0.0, 0.0, math.pi / 2]]))
