@@ -283,19 +283,13 @@ class PlannerNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._apply(settings_from_parameters(self._current_parameters()))
+            map_msg_type = map_message_type(self.settings.node.map_type)  # 'gridmap' without grid_map_msgs: refused
         except (ConfigError, ValueError, TypeError, OSError, ModelFileError) as exc:
             self.settings = None
             self.get_logger().error(f"configure failed: {exc}")
             self.state, self.reason = "unconfigured", f"configure failed: {exc}"
             return TransitionCallbackReturn.FAILURE
         cmd_type = TwistStamped if self.settings.node.cmd_vel_stamped else Twist
-        try:
-            map_msg_type = map_message_type(self.settings.node.map_type)
-        except ValueError as exc:
-            self.settings = None
-            self.get_logger().error(f"configure failed: {exc}")
-            self.state, self.reason = "unconfigured", f"configure failed: {exc}"
-            return TransitionCallbackReturn.FAILURE
         self._pubs = {
             "cmd_vel": self.create_lifecycle_publisher(cmd_type, "cmd_vel", 10),
             "plan": self.create_lifecycle_publisher(PathMsg, "~/plan", 1),
