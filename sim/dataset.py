@@ -23,6 +23,7 @@ import json
 import math
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,18 +68,25 @@ def is_validation_seed(terrain_seed: int, val_fraction: float) -> bool:
     return (zlib.crc32(str(int(terrain_seed)).encode()) % 10_000) / 10_000 < val_fraction
 
 
-def read_manifest(folder: str | Path) -> dict:
-    """The dataset manifest; a clear error when it is missing or not ours."""
+def read_shard_manifest(folder: str | Path, fmt: str, command: str) -> dict[str, Any]:
+    """A shard dataset's manifest of format ``fmt``; a clear error when it is missing, unreadable or of
+    another format (``command`` is the one that writes such a dataset, named in the error)."""
     path = Path(folder) / MANIFEST
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no dataset manifest here (run `dynstack nav gen-data` first)") from exc
+        raise ConfigError(f"{path}: no dataset manifest here (run `{command}` first)") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
-    if data.get("format") != FORMAT:
-        raise ConfigError(f"{path}: field 'format': expected {FORMAT!r}, got {data.get('format')!r}")
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(f"{path}: field 'format': expected {fmt!r}, got {got!r}")
     return data
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The navigation dataset's manifest; a clear error when it is missing or not ours."""
+    return read_shard_manifest(folder, FORMAT, "dynstack nav gen-data")
 
 
 def read_shard_arrays(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:

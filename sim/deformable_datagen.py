@@ -19,7 +19,6 @@ Shard layout (``shard_KKKKK.npz``, E episodes, T+1 frames at 10 Hz, N particles)
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_path, atomic_write_json
 from dynamics_stack.config import ConfigError, cfg_to_dict
-from sim.dataset import read_shard_arrays
+from sim.dataset import read_shard_arrays, read_shard_manifest
 from sim.deformable_scene import CATEGORIES, PARAM_NAMES, num_particles
 from sim.deformable_script import ACTIONS, DT, simulate_episode
 
@@ -71,18 +70,8 @@ class DeformGenCfg:
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The dataset manifest; a clear error when it is missing, unreadable or not a PGND dataset."""
-    path = Path(folder) / MANIFEST
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no dataset manifest here (run `dynstack manip gen-data` first)") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise ConfigError(f"{path}: field 'format': expected {FORMAT!r}, got {got!r}")
-    return data
+    """The PGND dataset's manifest; a clear error when it is missing, unreadable or not a PGND dataset."""
+    return read_shard_manifest(folder, FORMAT, "dynstack manip gen-data")
 
 
 def load_shard(path: str | Path, n_particles: int | None = None) -> dict[str, np.ndarray]:
