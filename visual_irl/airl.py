@@ -336,15 +336,7 @@ def train_policy_on_reward(
     policy = GaussianPolicy(task.max_step, reward.mean, reward.std, hidden=reward.hidden)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     env = BatchedSortingEnv(task, arm, n_envs)
-    curve = []
-    for it in tqdm(range(iterations), desc="ppo on learned reward", disable=not progress):
-        torch.manual_seed(seed + it)
-        gen = torch.Generator().manual_seed(seed + it)
-        ro = collect(env, policy, seed=seed * 7919 + it)
-        with torch.no_grad():
-            rew = reward.f(ro.obs, ro.next_obs) - policy.log_prob(ro.obs, ro.act)
-        ppo_update(policy, opt, ro, rew, gamma=reward.gamma, gen=gen)
-        curve.append(float(ro.success.mean()))
+    curve = _ppo_on_reward(policy, opt, env, reward, iterations, seed, True, "ppo on learned reward", progress)
     return policy, curve
 
 
@@ -385,16 +377,34 @@ def finetune_policy_on_reward(
             loss.backward()
             vopt.step()
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    curve = _ppo_on_reward(policy, opt, env, reward, iterations, seed, False, "ppo from BC on learned reward", progress)
+    return policy.eval().requires_grad_(False), curve
+
+
+def _ppo_on_reward(
+    policy: GaussianPolicy,
+    opt: torch.optim.Optimizer,
+    env: BatchedSortingEnv,
+    reward: RewardNet,
+    iterations: int,
+    seed: int,
+    entropy: bool,
+    desc: str,
+    progress: bool,
+) -> list[float]:
+    """PPO iterations on the learned reward f(s, s') (minus log pi when ``entropy``); success rate per iteration."""
     curve = []
-    for it in tqdm(range(iterations), desc="ppo from BC on learned reward", disable=not progress):
+    for it in tqdm(range(iterations), desc=desc, disable=not progress):
         torch.manual_seed(seed + it)
         gen = torch.Generator().manual_seed(seed + it)
         ro = collect(env, policy, seed=seed * 7919 + it)
         with torch.no_grad():
             rew = reward.f(ro.obs, ro.next_obs)
+            if entropy:
+                rew = rew - policy.log_prob(ro.obs, ro.act)
         ppo_update(policy, opt, ro, rew, gamma=reward.gamma, gen=gen)
         curve.append(float(ro.success.mean()))
-    return policy.eval().requires_grad_(False), curve
+    return curve
 
 
 def discounted_returns(rewards: torch.Tensor, v_last: torch.Tensor, gamma: float) -> torch.Tensor:
