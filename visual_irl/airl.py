@@ -80,6 +80,10 @@ class IrlTrainCfg:
     """Std of the Gaussian noise added to both sides' discriminator inputs (m; flag unaffected)."""
     entropy: float = 0.0
     """PPO entropy bonus."""
+    grad_penalty: float = 0.0
+    """Weight of the R1 penalty (Mescheder et al. 2018): the squared gradient of f on expert transitions.
+    Keeps the reward smooth where the demonstrations are, so states no rollout reached get a reward
+    extrapolated smoothly rather than one that depends on the seed (0: off)."""
     min_confidence: float = 0.5
     """Keypoints below this confidence count as missing when states are built."""
     checkpoint_every: int = 10
@@ -189,9 +193,18 @@ def discriminator_step(
     s2 = torch.cat([expert.next_obs[ie], ro_next[ip]])
     with torch.no_grad():
         logp = mods.policy.log_prob(s, a)
-    logits = mods.reward.f(_noisy(s, cfg.instance_noise, gen), _noisy(s2, cfg.instance_noise, gen)) - logp
+    s_in, s2_in = _noisy(s, cfg.instance_noise, gen), _noisy(s2, cfg.instance_noise, gen)
+    if cfg.grad_penalty > 0.0:
+        s_in.requires_grad_(True), s2_in.requires_grad_(True)
+    f = mods.reward.f(s_in, s2_in)
+    logits = f - logp
     labels = torch.cat([torch.ones(cfg.disc_batch), torch.zeros(cfg.disc_batch)])
     loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    if cfg.grad_penalty > 0.0:
+        n = cfg.disc_batch  # the expert half
+        gs, gs2 = torch.autograd.grad(f[:n].sum(), (s_in, s2_in), create_graph=True)
+        r1 = (gs[:n, :-1].pow(2).sum(-1) + gs2[:n, :-1].pow(2).sum(-1)).mean()  # the flag is not a direction
+        loss = loss + 0.5 * cfg.grad_penalty * r1
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

@@ -10,7 +10,7 @@ import torch
 
 from dynamics_stack.checkpoint import ModelFileError, load_card
 from dynamics_stack.runtime import load_runtime
-from visual_irl.airl import train_airl
+from visual_irl.airl import discriminator_step, make_modules, train_airl
 from visual_irl.env import BatchedSortingEnv, SortingEnv
 from visual_irl.features import STATE_DIM, ArmModel
 from visual_irl.task import SortingTaskCfg
@@ -110,3 +110,33 @@ def test_batched_env_clips_actions_and_rejects_non_finite(tiny_model):
     w0 = env.wrist.copy()
     env.step(np.array([[1.0, 0, 0], [np.nan, 0, 0], [0, -np.inf, 0]]))
     np.testing.assert_allclose(env.wrist - w0, [[0.1, 0, 0], [0, 0, 0], [0, -0.1, 0]])
+
+
+def _expert_gradient(mods, states) -> float:
+    s = states.clone().requires_grad_(True)
+    s2 = states.clone().requires_grad_(True)
+    (gs, gs2) = torch.autograd.grad(mods.reward.f(s, s2).sum(), (s, s2))
+    return float((gs[:, :-1].pow(2).sum(-1) + gs2[:, :-1].pow(2).sum(-1)).mean())
+
+
+def test_gradient_penalty_flattens_the_reward_at_the_demonstrations(tiny_model):
+    _, expert, _ = tiny_model
+    task = SortingTaskCfg()
+    # non-expert samples: the expert's states with the wrist moved a few cm, arm following
+    rng = np.random.default_rng(5)
+    p_obs = expert.obs.clone()
+    wrist = p_obs[:, 6:9].numpy() + rng.normal(0, 0.04, (len(p_obs), 3))
+    p_obs[:, 6:9] = torch.from_numpy(wrist).float()
+    p_obs[:, 0:6] = torch.from_numpy(expert.arm.predict(wrist)).float()
+    p_next, p_act = p_obs.roll(-1, 0), expert.act
+    grads = {}
+    for weight in (0.0, 1.0):
+        cfg = dataclasses.replace(TINY, grad_penalty=weight)
+        torch.manual_seed(0)
+        mods, opt = make_modules(cfg, task, expert)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(60):
+            loss, _ = discriminator_step(mods, opt, expert, p_obs, p_act, p_next, cfg, gen)
+            assert np.isfinite(loss)
+        grads[weight] = _expert_gradient(mods, expert.obs)
+    assert grads[1.0] < 0.5 * grads[0.0]
