@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--plots", type=Path, help="folder for PNGs (default: beside the JSON)")
     ev.add_argument("--ppo-iterations", type=int, default=200, help="PPO iterations on the learned reward (scratch)")
     ev.add_argument(
-        "--finetune-iterations", type=int, default=300, help="PPO iterations on the learned reward from the BC policy"
+        "--finetune-iterations", type=int, default=800, help="PPO iterations on the learned reward from the BC policy"
     )
     ev.add_argument(
         "--action-noise",
