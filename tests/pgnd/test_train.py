@@ -65,6 +65,25 @@ def test_distance_loss_is_the_mean_particle_distance_in_the_unit_cube(tiny_data)
         PgndTrainCfg(loss="huber")
 
 
+def test_large_error_adds_the_squared_distance_over_the_knee(tiny_data):
+    ep = load_episodes(tiny_data, "train", VAL)
+    batch = gather_windows(ep, window_index(ep, 2, 3)[:4], 2, 3)
+    model = Pgnd(MODEL).eval()
+    knee = 0.002  # m
+    with torch.no_grad():
+        got = float(rollout_loss(model, batch, "distance", knee))
+        plain = float(rollout_loss(model, batch, "distance"))
+    pred = model.rollout(batch["x_hist"], batch["gripper"]).detach()
+    d = ((pred - batch["target"]) / MODEL.workspace).norm(dim=-1).double()
+    by_hand = 100.0 * float((d + d**2 / (knee / MODEL.workspace)).mean())
+    assert got == pytest.approx(by_hand, rel=1e-5)
+    assert got > plain * 1.01  # the episodes move more than a few tenths of the knee somewhere
+    with pytest.raises(ValueError, match="large_error"):
+        PgndTrainCfg(loss="mse", large_error=0.002)
+    with pytest.raises(ValueError, match="large_error"):
+        PgndTrainCfg(loss="distance", large_error=-1.0)
+
+
 def test_resume_continues_the_same_run(tiny_data, tmp_path):
     cfg = _cfg(iterations=20, val_every=10, augment_yaw=True)
     straight = train(MODEL, cfg, tiny_data, tmp_path / "a", progress=False)
