@@ -24,7 +24,7 @@ from scipy.stats import spearmanr
 from dynamics_stack.atomic import atomic_write_json
 from dynamics_stack.runtime import load_runtime
 from visual_irl.cli import load_folder
-from visual_irl.evaluate import reward_traces
+from visual_irl.evaluate import demo_state_tensors, reward_traces
 from visual_irl.task import SortingTaskCfg
 
 RESULTS = Path(__file__).with_name("results") / "irl_seed_spread.json"
@@ -63,7 +63,8 @@ def main() -> int:
     for folder in args.demos:
         demos = load_folder(folder)
         scores = np.array([float(d.meta["score"]) for d in demos])
-        returns = np.array([[float(t.sum()) for t in reward_traces(net, demos, task, 0.5)] for net in nets])
+        states = demo_state_tensors(demos, task, 0.5)  # once for every run
+        returns = np.array([[float(t.sum()) for t in reward_traces(net, states)] for net in nets])
         row = spread(returns, scores, args.k, args.target)
         report["sets"][str(folder)] = row
         lo, mean, hi = row[f"mean_of_{args.k}_min_mean_max"]

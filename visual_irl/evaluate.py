@@ -34,22 +34,22 @@ def demo_step(demo: KeypointDemo, task: SortingTaskCfg) -> int:
     return max(1, round(task.dt / float(np.median(np.diff(demo.t)))))
 
 
-def reward_traces(
-    reward: RewardNet, demos: list[KeypointDemo], task: SortingTaskCfg, min_conf: float
-) -> list[np.ndarray]:
-    """g(s_t) [T] along each demonstration."""
-    out = []
+def demo_state_tensors(demos: list[KeypointDemo], task: SortingTaskCfg, min_conf: float) -> list[torch.Tensor]:
+    """The states [T, 13] of each demonstration, one every ``task.dt``."""
+    return [torch.from_numpy(demo_states(d, step=demo_step(d, task), min_confidence=min_conf)[0]) for d in demos]
+
+
+def reward_traces(reward: RewardNet, states: list[torch.Tensor]) -> list[np.ndarray]:
+    """g(s_t) [T] along each demonstration's states (``demo_state_tensors``)."""
     with torch.no_grad():
-        for demo in demos:
-            s, _ = demo_states(demo, step=demo_step(demo, task), min_confidence=min_conf)
-            out.append(reward.reward(torch.from_numpy(s)).numpy())
-    return out
+        return [reward.reward(s).numpy() for s in states]
 
 
 def return_vs_score(
     reward: RewardNet, demos: list[KeypointDemo], task: SortingTaskCfg, min_conf: float = 0.5
 ) -> dict[str, Any]:
-    traces = reward_traces(reward, demos, task, min_conf)
+    states = demo_state_tensors(demos, task, min_conf)
+    traces = reward_traces(reward, states)
     returns = np.array([float(t.sum()) for t in traces])
     scores = np.array([float(d.meta["score"]) for d in demos])
     qualities = np.array([d.meta.get("quality", "unknown") for d in demos])
@@ -64,10 +64,7 @@ def return_vs_score(
     members = {}
     if reward.members > 1:  # an ensemble: how each of its AIRL runs ranks the demos alone
         with torch.no_grad():
-            per = [
-                reward.member_rewards(torch.from_numpy(demo_states(d, demo_step(d, task), min_conf)[0])).sum(1).numpy()
-                for d in demos
-            ]
+            per = [reward.member_rewards(s).sum(1).numpy() for s in states]
         members["spearman_per_member"] = [float(spearmanr(r, scores).statistic) for r in np.stack(per, 1)]
     return {
         "demos": len(demos),
@@ -214,13 +211,18 @@ def policy_comparison(
         "conditions": conditions,
         "ppo_iterations": ppo_iterations,
         "finetune_iterations": finetune_iterations,
-        "ppo_from_scratch_training_curve": [round(c, 3) for c in curve[:: max(1, len(curve) // 20)]],
-        "bc_then_ppo_training_curve": [round(c, 3) for c in tuned_curve[:: max(1, len(tuned_curve) // 20)]],
+        "ppo_from_scratch_training_curve": _thin(curve),
+        "bc_then_ppo_training_curve": _thin(tuned_curve),
         "expert_mean_g_per_step": float(reward.reward(expert.obs).mean().detach()),
         "rest_mean_g_per_step": rest_reward(BatchedSortingEnv(task, expert.arm, episodes), reward, 10_000 + seed),
         "bc_final_mse": bc_loss,
         "bc_std": bc.log_std.exp().tolist(),
     }
+
+
+def _thin(curve: list[float], points: int = 20) -> list[float]:
+    """About ``points`` evenly spaced values of a per-iteration curve, for the report."""
+    return [round(c, 3) for c in curve[:: max(1, len(curve) // points)]]
 
 
 def plot_rewards(
@@ -232,7 +234,7 @@ def plot_rewards(
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    traces = reward_traces(reward, demos, task, 0.5)
+    traces = reward_traces(reward, demo_state_tensors(demos, task, 0.5))
     colors = {"good": "tab:green", "suboptimal": "tab:orange", "failed": "tab:red"}
     fig, ax = plt.subplots(figsize=(7, 4))
     shown = set()
