@@ -181,6 +181,13 @@ def _noisy(x: torch.Tensor, std: float, gen: torch.Generator) -> torch.Tensor:
     return x + noise
 
 
+def input_gradient_sq(f_sum: torch.Tensor, s: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+    """Per row, the squared gradient of ``f_sum`` with respect to the states s and s' [B, 13] (the R1 term of
+    ``IrlTrainCfg.grad_penalty``); the blemished flag is a label, not a direction, and is left out."""
+    gs, gs2 = torch.autograd.grad(f_sum, (s, s2), create_graph=True)
+    return gs[:, :-1].pow(2).sum(-1) + gs2[:, :-1].pow(2).sum(-1)
+
+
 def discriminator_step(
     mods: AirlModules, opt, expert: ExpertData, ro_obs, ro_act, ro_next, cfg: IrlTrainCfg, gen
 ) -> tuple[float, float]:
@@ -202,8 +209,7 @@ def discriminator_step(
     loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
     if cfg.grad_penalty > 0.0:
         n = cfg.disc_batch  # the expert half
-        gs, gs2 = torch.autograd.grad(f[:n].sum(), (s_in, s2_in), create_graph=True)
-        r1 = (gs[:n, :-1].pow(2).sum(-1) + gs2[:n, :-1].pow(2).sum(-1)).mean()  # the flag is not a direction
+        r1 = input_gradient_sq(f[:n].sum(), s_in, s2_in)[:n].mean()
         loss = loss + 0.5 * cfg.grad_penalty * r1
     opt.zero_grad(set_to_none=True)
     loss.backward()
