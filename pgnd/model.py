@@ -76,6 +76,11 @@ class PgndCfg:
     """Add 7 per-particle inputs: offset to the gripper centre, gripper displacement this step, closed
     flag. Not in the anchor (there the gripper is seen only as extra particles); both PGND and the
     particle-only baseline get it when on, so their comparison stays fair."""
+    gripper_context: bool = False
+    """Add the gripper's state to the max-pooled global feature every particle sees: closed flag, its
+    displacement this step (cells) and rotation (rad). Not in the anchor; a far particle of a dragged
+    sheet otherwise learns that the gripper holds and pulls only from the motion of its neighbours.
+    Both PGND and the particle-only baseline get it when on."""
     coarse_factor: int = 0
     """> 0: before the fine particle-to-grid step, average the features also on a grid this many
     times coarser and add them back to the particles (wider reach, as the anchor's 0.2-unit
@@ -151,7 +156,8 @@ class Pgnd(nn.Module):
         if cfg.use_grid and cfg.coarse_factor > 0:
             self.coarse_mix = nn.Linear(cfg.grid_channels, cfg.grid_channels)
         self.glob = mlp([cfg.encoder[-1], cfg.global_dim], last_act=False)
-        self.fuse = mlp([cfg.encoder[-1] + cfg.global_dim, cfg.grid_channels], last_act=False)
+        ctx_dim = 7 if cfg.gripper_context else 0
+        self.fuse = mlp([cfg.encoder[-1] + cfg.global_dim + ctx_dim, cfg.grid_channels], last_act=False)
         if cfg.use_grid:
             # First layer of the node MLP, split: the positional-encoding part is computed per axis and
             # per stencil offset (3 x 3 rows per particle, not 27) and summed by broadcasting, which is
@@ -212,6 +218,9 @@ class Pgnd(nn.Module):
             parts += [rel_g, step_g, closed[:, None].expand(-1, N + K, -1)]
         h = self.local(torch.cat(parts, dim=-1))  # [B, N+K, E]
         g = self.glob(h).amax(dim=1, keepdim=True)  # [B, 1, Dg]
+        if cfg.gripper_context:
+            ctx = torch.cat((closed, v_g * cfg.dt * cfg.grid_size, w_g * cfg.dt), dim=-1)  # [B, 7]
+            g = torch.cat((g, ctx[:, None]), dim=-1)
         feat = self.fuse(torch.cat((h, g.expand(-1, N + K, -1)), dim=-1))  # [B, N+K, C]
         compact = self.compact_grid and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
         if cfg.use_grid and cfg.coarse_factor > 0:

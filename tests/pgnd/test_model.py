@@ -124,6 +124,25 @@ def test_grasp_node_rule_reaches_only_as_far_as_configured(grasp_nodes):
         assert torch.allclose(out[0, dist >= 0.03], x[0, -1, dist >= 0.03], atol=1e-6)
 
 
+@pytest.mark.parametrize("use_grid", [True, False])
+def test_gripper_context_lets_far_particles_see_a_closed_gripper(use_grid):
+    """Without per-particle gripper inputs a far particle cannot tell an open gripper from a closed one
+    (no particle is held); with ``gripper_context`` the global feature carries the state to all of them."""
+    base = {**config_dict(SMALL), "use_grid": use_grid, "gripper_features": False, "grasp_nodes": False}
+    x = _cloud(1)
+    x[:, :, :, :2] += torch.randn(1, 1, SMALL.num_particles, 2) * 0.003  # some motion history
+    far = (0.3, 0.3, 0.05)  # nothing within the 2 cm radius
+    for context in (False, True):
+        model = _randomize(Pgnd(PgndCfg(**{**base, "gripper_context": context})))
+        opened = model.step(x, _gripper(1, far, (0.1, 0.0, 0.0), closed=False))
+        closed = model.step(x, _gripper(1, far, (0.1, 0.0, 0.0), closed=True))
+        assert torch.isfinite(closed).all()
+        if context:
+            assert (closed - opened).norm(dim=-1).max() > 1e-4
+        else:
+            assert torch.allclose(closed, opened, atol=1e-7)
+
+
 def test_rotate_by_hand():
     v = torch.tensor([[[1.0, 0.0, 0.0]]])
     out = rotate(v, torch.tensor([[0.0, 0.0, math.pi / 2]]))
@@ -172,3 +191,14 @@ def test_onnx_step_matches_torch(tmp_path):
     # float32 graphs with different kernel orders: 1e-5 m is 1000x below the particle spacing
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert build_from_config(card.config).cfg == SMALL
+
+
+def test_onnx_step_with_gripper_context_matches_torch(tmp_path):
+    cfg = PgndCfg(**{**config_dict(SMALL), "gripper_context": True})
+    model = _randomize(Pgnd(cfg), seed=6)
+    card = save_model(tmp_path / "pgnd_ctx", model, kind="pgnd", config=config_dict(cfg))
+    x = _cloud(2, seed=7) + torch.randn(2, cfg.history + 1, cfg.num_particles, 3) * 0.002
+    grip = torch.cat((_gripper(1, (0.0, 0.0, 0.01), (0.1, 0, 0), 0.3, True), _gripper(1, (0.1, 0.1, 0.02))))
+    a = load_runtime(card.path, "torch").run("step", {"x_hist": x, "gripper": grip})["x_next"]
+    b = load_runtime(card.path, "onnx").run("step", {"x_hist": x, "gripper": grip})["x_next"]
+    np.testing.assert_allclose(a, b, atol=1e-5)
