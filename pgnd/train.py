@@ -34,6 +34,7 @@ from dynamics_stack.checkpoint import ModelCard, load_training_state, load_weigh
 from dynamics_stack.config import cfg_to_dict
 from dynamics_stack.runtime import save_model
 from pgnd.data import gather_windows, load_episodes, random_yaw, window_index
+from pgnd.metrics import chamfer
 from pgnd.model import Pgnd, PgndCfg
 
 LOSS_SCALE = 100.0  # anchor: loss = 100 x MSE of positions
@@ -61,6 +62,10 @@ class PgndTrainCfg:
     exact rest; larger ones grow quadratically as in the anchor's MSE. Without it a particle at rest
     (most of them, most of the time) pulls as hard as one that is dragged 6 mm per step, and the
     cloth models learnt to leave a dragged sheet behind (models/README.md)."""
+    chamfer_weight: float = 0.0
+    """> 0: add this times 100 x the Chamfer distance (the anchor's metric: mean nearest-neighbour distance
+    both ways) of each predicted frame to the true one. The correspondence loss alone does not care
+    whether the predicted particles still form the sheet's surface; the Chamfer term does. 0 = off."""
     lr: float = 1e-3
     """Peak Adam learning rate, cosine-annealed to zero."""
     grad_clip: float = 0.1
@@ -94,6 +99,8 @@ class PgndTrainCfg:
             raise ValueError(
                 f"large_error must be >= 0 and needs loss 'distance', got {self.large_error}, {self.loss!r}"
             )
+        if self.chamfer_weight < 0:
+            raise ValueError(f"chamfer_weight must be >= 0, got {self.chamfer_weight}")
         if self.particles < 0:
             raise ValueError(f"particles must be >= 0, got {self.particles}")
         if self.val_every < 1 or self.ckpt_every < 1 or self.val_windows < 1:
@@ -101,11 +108,16 @@ class PgndTrainCfg:
 
 
 def rollout_loss(
-    model: Pgnd, batch: dict[str, torch.Tensor], loss: str = "mse", large_error: float = 0.0
+    model: Pgnd,
+    batch: dict[str, torch.Tensor],
+    loss: str = "mse",
+    large_error: float = 0.0,
+    chamfer_weight: float = 0.0,
 ) -> torch.Tensor:
     """100 x MSE (or mean distance, ``loss='distance'``) of the S predicted frames in unit-cube coordinates.
 
     ``large_error`` > 0 (m): the distance d of each particle counts as d + d^2 / large_error.
+    ``chamfer_weight`` > 0: plus that times 100 x the mean Chamfer distance of the frames (unit cube).
     """
     pred = model.rollout(batch["x_hist"], batch["gripper"])
     err = (pred - batch["target"]) / model.cfg.workspace
@@ -114,8 +126,12 @@ def rollout_loss(
         d = (err.pow(2).sum(dim=-1) + 1e-12).sqrt()
         if large_error > 0:
             d = d + d.pow(2) / (large_error / model.cfg.workspace)  # the knee in unit-cube units too
-        return LOSS_SCALE * d.mean()
-    return LOSS_SCALE * err.pow(2).mean()
+        value = LOSS_SCALE * d.mean()
+    else:
+        value = LOSS_SCALE * err.pow(2).mean()
+    if chamfer_weight > 0:
+        value = value + chamfer_weight * LOSS_SCALE * chamfer(pred, batch["target"]).mean() / model.cfg.workspace
+    return value
 
 
 def checkpoint_dir(out: str | Path) -> Path:
@@ -173,7 +189,7 @@ def train(
         for group in opt.param_groups:
             group["lr"] = 0.5 * cfg.lr * (1 + math.cos(math.pi * it / cfg.iterations))
         model.train()
-        loss = rollout_loss(model, batch, cfg.loss, cfg.large_error)
+        loss = rollout_loss(model, batch, cfg.loss, cfg.large_error, cfg.chamfer_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -181,7 +197,7 @@ def train(
         last_train = float(loss.detach())
         done = it + 1
         if done % cfg.val_every == 0 or done == cfg.iterations:
-            val = evaluate_loss(model, val_batch, cfg.loss, cfg.large_error)
+            val = evaluate_loss(model, val_batch, cfg.loss, cfg.large_error, cfg.chamfer_weight)
             history.append({"iteration": done, "train_loss": last_train, "val_loss": val})
             if val < best_val:
                 best_val, best_state = val, copy.deepcopy(model.state_dict())
@@ -223,10 +239,16 @@ def train(
     )
 
 
-def evaluate_loss(model: Pgnd, batch: dict[str, torch.Tensor], loss: str = "mse", large_error: float = 0.0) -> float:
+def evaluate_loss(
+    model: Pgnd,
+    batch: dict[str, torch.Tensor],
+    loss: str = "mse",
+    large_error: float = 0.0,
+    chamfer_weight: float = 0.0,
+) -> float:
     model.eval()
     with torch.no_grad():
-        return float(rollout_loss(model, batch, loss, large_error))
+        return float(rollout_loss(model, batch, loss, large_error, chamfer_weight))
 
 
 def _save_best(ckpt: Path, state: dict[str, torch.Tensor]) -> None:

@@ -84,6 +84,26 @@ def test_large_error_adds_the_squared_distance_over_the_knee(tiny_data):
         PgndTrainCfg(loss="distance", large_error=-1.0)
 
 
+def test_chamfer_weight_adds_the_chamfer_distance_of_every_frame(tiny_data):
+    ep = load_episodes(tiny_data, "train", VAL)
+    batch = gather_windows(ep, window_index(ep, 2, 3)[:4], 2, 3)
+    model = Pgnd(MODEL).eval()
+    with torch.no_grad():
+        got = float(rollout_loss(model, batch, "distance", chamfer_weight=0.5))
+        plain = float(rollout_loss(model, batch, "distance"))
+        pred = model.rollout(batch["x_hist"], batch["gripper"]) / MODEL.workspace
+    true = batch["target"] / MODEL.workspace
+    by_hand = 0.0  # nearest neighbours by brute force, frame by frame
+    frames = zip(pred.reshape(-1, *pred.shape[-2:]).double(), true.reshape(-1, *true.shape[-2:]).double(), strict=True)
+    for p, t in frames:
+        d = ((p[:, None] - t[None]) ** 2).sum(-1).sqrt()
+        by_hand += float(d.min(1).values.mean() + d.min(0).values.mean())
+    by_hand /= pred.shape[0] * pred.shape[1]
+    assert got - plain == pytest.approx(0.5 * 100.0 * by_hand, rel=1e-4)
+    with pytest.raises(ValueError, match="chamfer_weight"):
+        PgndTrainCfg(chamfer_weight=-1.0)
+
+
 def test_resume_continues_the_same_run(tiny_data, tmp_path):
     cfg = _cfg(iterations=20, val_every=10, augment_yaw=True)
     straight = train(MODEL, cfg, tiny_data, tmp_path / "a", progress=False)
