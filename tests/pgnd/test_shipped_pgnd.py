@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from dynamics_stack.checkpoint import ModelFileError, load_card
 from dynamics_stack.runtime import load_runtime
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
+CONFIG = MODELS.parent / "config"
 SHIPPED = ["pgnd_rope", "pgnd_cloth"]
 
 
@@ -24,6 +26,18 @@ def test_card_verifies_and_holds_heldout_metrics(name):
     metrics = card.data["metrics"]["heldout_3s"]
     assert {"constant_velocity", "rest", name, f"{name}_particle_only"} <= set(metrics)
     assert card.data["training"]["train_episodes"] > 0
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_was_trained_with_the_recipe_in_config(name):
+    """config/<name>.yaml is the recipe the README and models/README.md point to: the card must agree."""
+    recipe = yaml.safe_load((CONFIG / f"{name}.yaml").read_text())
+    card = load_card(MODELS / f"{name}.card.json")
+    for key, value in recipe["model"].items():
+        stored = card.config[key]
+        assert (list(stored) if isinstance(stored, (list, tuple)) else stored) == value, f"model.{key}"
+    for key, value in recipe["train"].items():
+        assert card.data["training"]["config"][key] == value, f"train.{key}"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
