@@ -107,30 +107,26 @@ class PgndTrainCfg:
             raise ValueError("val_every, ckpt_every and val_windows must be >= 1")
 
 
-def rollout_loss(
-    model: Pgnd,
-    batch: dict[str, torch.Tensor],
-    loss: str = "mse",
-    large_error: float = 0.0,
-    chamfer_weight: float = 0.0,
-) -> torch.Tensor:
-    """100 x MSE (or mean distance, ``loss='distance'``) of the S predicted frames in unit-cube coordinates.
+def rollout_loss(model: Pgnd, batch: dict[str, torch.Tensor], cfg: PgndTrainCfg | None = None) -> torch.Tensor:
+    """100 x MSE (or mean distance, ``cfg.loss='distance'``) of the S predicted frames in unit-cube coordinates.
 
-    ``large_error`` > 0 (m): the distance d of each particle counts as d + d^2 / large_error.
-    ``chamfer_weight`` > 0: plus that times 100 x the mean Chamfer distance of the frames (unit cube).
+    ``cfg.large_error`` > 0 (m): the distance d of each particle counts as d + d^2 / large_error.
+    ``cfg.chamfer_weight`` > 0: plus that times 100 x the mean Chamfer distance of the frames (unit cube).
+    Only the loss fields of ``cfg`` are read (default: the anchor's MSE).
     """
+    cfg = cfg or PgndTrainCfg()
     pred = model.rollout(batch["x_hist"], batch["gripper"])
     err = (pred - batch["target"]) / model.cfg.workspace
-    if loss == "distance":
+    if cfg.loss == "distance":
         # + a tiny epsilon under the root: the gradient of |e| at e = 0 (a grasped particle) is undefined
         d = (err.pow(2).sum(dim=-1) + 1e-12).sqrt()
-        if large_error > 0:
-            d = d + d.pow(2) / (large_error / model.cfg.workspace)  # the knee in unit-cube units too
+        if cfg.large_error > 0:
+            d = d + d.pow(2) / (cfg.large_error / model.cfg.workspace)  # the knee in unit-cube units too
         value = LOSS_SCALE * d.mean()
     else:
         value = LOSS_SCALE * err.pow(2).mean()
-    if chamfer_weight > 0:
-        value = value + chamfer_weight * LOSS_SCALE * chamfer(pred, batch["target"]).mean() / model.cfg.workspace
+    if cfg.chamfer_weight > 0:
+        value = value + cfg.chamfer_weight * LOSS_SCALE * chamfer(pred, batch["target"]).mean() / model.cfg.workspace
     return value
 
 
@@ -189,7 +185,7 @@ def train(
         for group in opt.param_groups:
             group["lr"] = 0.5 * cfg.lr * (1 + math.cos(math.pi * it / cfg.iterations))
         model.train()
-        loss = rollout_loss(model, batch, cfg.loss, cfg.large_error, cfg.chamfer_weight)
+        loss = rollout_loss(model, batch, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -197,7 +193,7 @@ def train(
         last_train = float(loss.detach())
         done = it + 1
         if done % cfg.val_every == 0 or done == cfg.iterations:
-            val = evaluate_loss(model, val_batch, cfg.loss, cfg.large_error, cfg.chamfer_weight)
+            val = evaluate_loss(model, val_batch, cfg)
             history.append({"iteration": done, "train_loss": last_train, "val_loss": val})
             if val < best_val:
                 best_val, best_state = val, copy.deepcopy(model.state_dict())
@@ -239,16 +235,10 @@ def train(
     )
 
 
-def evaluate_loss(
-    model: Pgnd,
-    batch: dict[str, torch.Tensor],
-    loss: str = "mse",
-    large_error: float = 0.0,
-    chamfer_weight: float = 0.0,
-) -> float:
+def evaluate_loss(model: Pgnd, batch: dict[str, torch.Tensor], cfg: PgndTrainCfg) -> float:
     model.eval()
     with torch.no_grad():
-        return float(rollout_loss(model, batch, loss, large_error, chamfer_weight))
+        return float(rollout_loss(model, batch, cfg))
 
 
 def _save_best(ckpt: Path, state: dict[str, torch.Tensor]) -> None:

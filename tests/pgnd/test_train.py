@@ -54,8 +54,8 @@ def test_distance_loss_is_the_mean_particle_distance_in_the_unit_cube(tiny_data)
     batch = gather_windows(ep, window_index(ep, 2, 3)[:4], 2, 3)
     model = Pgnd(MODEL).eval()  # untrained: nothing moves, the prediction is the last known frame
     with torch.no_grad():
-        got = float(rollout_loss(model, batch, "distance"))
-        mse = float(rollout_loss(model, batch, "mse"))
+        got = float(rollout_loss(model, batch, PgndTrainCfg(loss="distance")))
+        mse = float(rollout_loss(model, batch, PgndTrainCfg(loss="mse")))
     pred = model.rollout(batch["x_hist"], batch["gripper"]).detach()
     err = (pred - batch["target"]) / MODEL.workspace
     by_hand = 100.0 * sum(float(e.norm()) for e in err.reshape(-1, 3)) / (err.numel() // 3)
@@ -71,8 +71,8 @@ def test_large_error_adds_the_squared_distance_over_the_knee(tiny_data):
     model = Pgnd(MODEL).eval()
     knee = 0.002  # m
     with torch.no_grad():
-        got = float(rollout_loss(model, batch, "distance", knee))
-        plain = float(rollout_loss(model, batch, "distance"))
+        got = float(rollout_loss(model, batch, PgndTrainCfg(loss="distance", large_error=knee)))
+        plain = float(rollout_loss(model, batch, PgndTrainCfg(loss="distance")))
     pred = model.rollout(batch["x_hist"], batch["gripper"]).detach()
     d = ((pred - batch["target"]) / MODEL.workspace).norm(dim=-1).double()
     by_hand = 100.0 * float((d + d**2 / (knee / MODEL.workspace)).mean())
@@ -89,8 +89,8 @@ def test_chamfer_weight_adds_the_chamfer_distance_of_every_frame(tiny_data):
     batch = gather_windows(ep, window_index(ep, 2, 3)[:4], 2, 3)
     model = Pgnd(MODEL).eval()
     with torch.no_grad():
-        got = float(rollout_loss(model, batch, "distance", chamfer_weight=0.5))
-        plain = float(rollout_loss(model, batch, "distance"))
+        got = float(rollout_loss(model, batch, PgndTrainCfg(loss="distance", chamfer_weight=0.5)))
+        plain = float(rollout_loss(model, batch, PgndTrainCfg(loss="distance")))
         pred = model.rollout(batch["x_hist"], batch["gripper"]) / MODEL.workspace
     true = batch["target"] / MODEL.workspace
     by_hand = 0.0  # nearest neighbours by brute force, frame by frame
