@@ -96,9 +96,11 @@ def record(
     from rclpy.executors import ExternalShutdownException
     from rclpy.qos import qos_profile_sensor_data
 
+    from dynamics_stack.ros.spin import init_with_stop_flag
+
     writer = BagWriter(path, storage)
     first: list[float | None] = [None]  # monotonic time of the first message
-    rclpy.init()
+    stop = init_with_stop_flag()  # Ctrl-C ends the loop below; the bag is closed either way
     node = rclpy.create_node("dynstack_record")
     try:
         for topic, type_name in topics.items():
@@ -113,7 +115,7 @@ def record(
 
             node.create_subscription(cls, topic, store, qos_profile_sensor_data, raw=True)
         give_up = time.monotonic() + first_message_timeout
-        while rclpy.ok():
+        while rclpy.ok() and not stop.is_set():
             now = time.monotonic()
             if duration > 0 and (now > first[0] + duration if first[0] is not None else now > give_up):
                 break

@@ -35,7 +35,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import math
-import signal
 import threading
 import time
 from dataclasses import dataclass, fields, is_dataclass
@@ -55,7 +54,6 @@ from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import ColorRGBA, Header, String
 from visualization_msgs.msg import Marker, MarkerArray
@@ -73,6 +71,7 @@ from dynamics_stack.ros.nav_convert import (
     pose_stamped_to_xyyaw,
     sec_to_stamp,
 )
+from dynamics_stack.ros.spin import init_with_stop_flag, spin_until_stopped
 from fdm_nav.global_route import Carrot
 from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.node_cfg import CommandGateCfg, PlannerNodeCfg
@@ -690,12 +689,7 @@ class PlannerNode(LifecycleNode):
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``fdm_planner`` executable."""
     # Our own signal handling: rclpy's would shut the context down before the last zero command could go out.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    # SIGINT (Ctrl-C) and SIGTERM (how launch stops nodes) only raise a flag: an exception raised at an
-    # arbitrary point of the single-threaded spin can land inside rclpy's C++ bindings as a RuntimeError.
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = init_with_stop_flag(args)
     node = PlannerNode()
     executor = SingleThreadedExecutor()
     try:
@@ -704,8 +698,7 @@ def main(args: list[str] | None = None) -> None:
             if node.settings is not None:
                 node.trigger_activate()
         executor.add_node(node)
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.05)
+        spin_until_stopped(executor, stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

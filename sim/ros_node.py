@@ -41,7 +41,7 @@ from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import PointCloud2
@@ -59,6 +59,7 @@ from dynamics_stack.ros.nav_convert import (
     sec_to_stamp,
     twist_to_array,
 )
+from dynamics_stack.ros.spin import init_with_stop_flag, spin_until_stopped
 from sim.scenario import SCENARIO_DIR, load_scenario, make_sim
 from sim.terrain_sim import FAILURE_CAUSES
 
@@ -331,11 +332,13 @@ class TerrainSimNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``terrain_sim`` executable."""
-    rclpy.init(args=args)
+    stop = init_with_stop_flag(args)
     node = None
     try:
         node = TerrainSimNode()
-        rclpy.spin(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        spin_until_stopped(executor, stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ConfigError, FileExistsError) as exc:  # bad parameters or scenario: say what, no traceback

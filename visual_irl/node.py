@@ -315,16 +315,20 @@ def make_node(**kwargs):
 
 def main(args=None) -> None:
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-    rclpy.init(args=args)
+    from dynamics_stack.ros.spin import init_with_stop_flag, spin_until_stopped
+
+    stop = init_with_stop_flag(args)
     node = make_node()
     try:
         # A lone run configures and activates itself; under a lifecycle manager, set autostart:=false.
         if node.get_parameter("autostart").value:
             node.trigger_configure()
             node.trigger_activate()
-        rclpy.spin(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        spin_until_stopped(executor, stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
