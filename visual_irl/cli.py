@@ -156,7 +156,7 @@ def _eval(args: argparse.Namespace) -> int:
     from dynamics_stack.config import cfg_from_dict
     from dynamics_stack.runtime import load_runtime
     from visual_irl.airl import expert_data
-    from visual_irl.evaluate import plot_rewards, policy_comparison, return_vs_score
+    from visual_irl.evaluate import demo_state_tensors, plot_rewards, policy_comparison, return_vs_score
     from visual_irl.task import SortingTaskCfg
 
     if args.threads > 0:
@@ -168,7 +168,8 @@ def _eval(args: argparse.Namespace) -> int:
     min_conf = training.get("config", {}).get("min_confidence", 0.5)
     reward = runtime.model.eval()
     test = load_folder(args.test_demos)
-    ranking = return_vs_score(reward, test, task, min_conf)
+    test_states = demo_state_tensors(test, task, min_conf)  # built once, for the ranking and the plots
+    ranking = return_vs_score(reward, test, test_states)
     report = {"model": card.name, "test_demos": str(args.test_demos), "return_vs_score": ranking}
     if not args.skip_policy:
         train = load_folder(args.train_demos, quality="good")
@@ -190,7 +191,7 @@ def _eval(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             airl_policy=_airl_policy(card, expert, task),
         )
-    plots = plot_rewards(reward, test, task, ranking, args.plots or args.json.parent)
+    plots = plot_rewards(reward, test, test_states, task, ranking, args.plots or args.json.parent)
     atomic_write_json(args.json, report)
     headline = {
         "spearman": round(ranking["spearman"], 4),

@@ -45,10 +45,8 @@ def reward_traces(reward: RewardNet, states: list[torch.Tensor]) -> list[np.ndar
         return [reward.reward(s).numpy() for s in states]
 
 
-def return_vs_score(
-    reward: RewardNet, demos: list[KeypointDemo], task: SortingTaskCfg, min_conf: float = 0.5
-) -> dict[str, Any]:
-    states = demo_state_tensors(demos, task, min_conf)
+def return_vs_score(reward: RewardNet, demos: list[KeypointDemo], states: list[torch.Tensor]) -> dict[str, Any]:
+    """Learned return vs true score of each demonstration; ``states`` from ``demo_state_tensors(demos, ...)``."""
     traces = reward_traces(reward, states)
     returns = np.array([float(t.sum()) for t in traces])
     scores = np.array([float(d.meta["score"]) for d in demos])
@@ -226,15 +224,21 @@ def _thin(curve: list[float], points: int = 20) -> list[float]:
 
 
 def plot_rewards(
-    reward: RewardNet, demos: list[KeypointDemo], task: SortingTaskCfg, report: dict, out: Path
+    reward: RewardNet,
+    demos: list[KeypointDemo],
+    states: list[torch.Tensor],
+    task: SortingTaskCfg,
+    report: dict,
+    out: Path,
 ) -> list[Path]:
+    """g along each demonstration (the same ``states`` the ranking used) and return vs score, as PNGs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    traces = reward_traces(reward, demo_state_tensors(demos, task, 0.5))
+    traces = reward_traces(reward, states)
     colors = {"good": "tab:green", "suboptimal": "tab:orange", "failed": "tab:red"}
     fig, ax = plt.subplots(figsize=(7, 4))
     shown = set()
