@@ -2,8 +2,8 @@
 
 The node runs in a child process (signal handlers belong to the main thread of a process, and the
 test must not take pytest's Ctrl-C away). A 1 ms timer keeps the executor busy building wait sets,
-where rclpy's own handler used to make nodes exit with status 1; SIGINT and SIGTERM are sent many
-times in a row, each at a different point of the loop, and every run must end cleanly with the
+where rclpy's own handler used to make nodes exit with status 1; each of SIGINT and SIGTERM is sent
+to three fresh children at different times into the loop, and every run must end cleanly with the
 context still valid for the node's last message.
 """
 
@@ -20,7 +20,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = r"""
-import os, signal, sys, threading, time
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import String
