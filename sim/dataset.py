@@ -89,15 +89,15 @@ def read_manifest(folder: str | Path) -> dict:
     return read_shard_manifest(folder, FORMAT, "dynstack nav gen-data")
 
 
-def read_shard_arrays(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` shard; a clear error naming the file when it is unreadable or lacks ``keys``.
-
-    Shared by the navigation and the deformable-object datasets.
+def read_shard_arrays(path: str | Path, keys: tuple[str, ...], only: bool = False) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` shard (only ``keys`` with ``only``: a shard may also hold large camera
+    frames that a reader of particles does not need); a clear error naming the file when it is
+    unreadable or lacks ``keys``. Shared by the navigation and the deformable-object datasets.
     """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+            arrays = {k: z[k] for k in z.files if not only or k in keys}
     except FileNotFoundError:
         raise
     except Exception as exc:  # zipfile/np errors for a truncated or foreign file

@@ -15,6 +15,15 @@ Shard layout (``shard_KKKKK.npz``, E episodes, T+1 frames at 10 Hz, N particles)
                                    grasp radius, openness (1 open, 0 closed); velocities of step t -> t+1
   params   float32 [E, 4]          mass, damping, friction, stiffness (``sim.deformable_scene.PARAM_NAMES``)
   action   int64   [E]             0 grasp, 1 push
+
+With ``--render`` (``DeformGenCfg.render``), every frame of every camera of the rig too
+(C cameras of H x W px; the manifest's ``cameras`` holds their calibration in the
+``dynamics_stack.camera`` rig layout, ``depth_unit`` the depth scale); such shards are
+compressed (``np.savez_compressed``):
+
+  rgb      uint8   [E, T+1, C, H, W, 3]  colour images
+  depth    uint16  [E, T+1, C, H, W]     depth along the optical axis in ``depth_unit`` m (0 = none)
+  labels   uint8   [E, T+1, C, H, W]     0 background, 1 object, 2 gripper (segmentation)
 """
 
 from __future__ import annotations
@@ -28,18 +37,29 @@ import numpy as np
 from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_path, atomic_write_json
-from dynamics_stack.config import ConfigError, cfg_to_dict
+from dynamics_stack.camera import RIG_FORMAT
+from dynamics_stack.config import ConfigError, cfg_from_dict, cfg_to_dict
 from sim.dataset import read_shard_arrays, read_shard_manifest
+from sim.deformable_cameras import (
+    DEPTH_UNIT,
+    RenderCfg,
+    add_sensor_noise,
+    default_rig,
+    depth_from_uint16,
+    depth_to_uint16,
+)
 from sim.deformable_scene import CATEGORIES, PARAM_NAMES, num_particles
 from sim.deformable_script import ACTIONS, DT, simulate_episode
 
 FORMAT = "dynstack-manip-shards/1"
 MANIFEST = "manifest.json"
 SHARD_KEYS = ("x", "gripper", "params", "action")
+FRAME_KEYS = ("rgb", "depth", "labels")
 GRIPPER_FIELDS = (
     "px", "py", "pz", "vx", "vy", "vz", "qw", "qx", "qy", "qz", "wx", "wy", "wz", "radius", "openness",
 )  # fmt: skip
 MAX_ATTEMPTS = 5
+NOISE_STREAM = 7919  # last word of an episode's sensor-noise seed: a stream of its own beside the physics'
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +76,9 @@ class DeformGenCfg:
     """Length of each episode (s); >= 3.3 s so that a 30-step evaluation fits after 2 history frames."""
     seed: int = 0
     """Base seed."""
+    render: RenderCfg | None = None
+    """Render RGB-D frames of a camera rig and store them in the shards (``--render``); None = particles only.
+    The simulated episodes are the same either way."""
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -75,9 +98,9 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
 
 
 def load_shard(path: str | Path, n_particles: int | None = None) -> dict[str, np.ndarray]:
-    """Arrays of one shard; a clear error naming the file when it is truncated, incomplete or mis-shaped."""
+    """Particle arrays of one shard; a clear error naming the file when it is truncated, incomplete or mis-shaped."""
     path = Path(path)
-    arrays = read_shard_arrays(path, SHARD_KEYS)
+    arrays = read_shard_arrays(path, SHARD_KEYS, only=True)
     x, g = arrays["x"], arrays["gripper"]
     if x.ndim != 4 or x.shape[-1] != 3 or g.shape[:2] != x.shape[:2] or g.shape[-1] != len(GRIPPER_FIELDS):
         raise ConfigError(
@@ -90,12 +113,45 @@ def load_shard(path: str | Path, n_particles: int | None = None) -> dict[str, np
     return arrays
 
 
+def load_frames(folder: str | Path, shard: dict[str, Any], manifest: dict[str, Any]) -> list[dict[str, np.ndarray]]:
+    """The camera frames of every episode of one rendered shard (``shard``: its manifest entry), as the
+    sensors deliver them: rgb uint8 [T+1, C, H, W, 3], depth float32 [T+1, C, H, W] (m, 0 = none) and
+    labels uint8 [T+1, C, H, W].
+
+    Shards hold exact renders (they compress ~20x better than noisy ones); the sensor noise of the
+    dataset's ``render`` settings is added here from a seed of its own per episode
+    (seed, shard, episode, ``NOISE_STREAM``), so every reader sees the same noisy frames.
+    """
+    path = Path(folder) / shard["file"]
+    cfg = cfg_from_dict(DeformGenCfg, manifest["config"], source=str(Path(folder) / MANIFEST))
+    if cfg.render is None or "depth_unit" not in manifest:
+        raise ConfigError(f"{Path(folder) / MANIFEST}: this dataset has no camera frames (made without --render)")
+    arrays = read_shard_arrays(path, FRAME_KEYS, only=True)
+    rgb, depth, labels = arrays["rgb"], arrays["depth"], arrays["labels"]
+    if rgb.ndim != 6 or rgb.shape[-1] != 3 or depth.shape != rgb.shape[:-1] or labels.shape != depth.shape:
+        raise ConfigError(
+            f"{path}: frame shapes rgb {rgb.shape}, depth {depth.shape}, labels {labels.shape} do not fit "
+            "[E, T+1, C, H, W, 3] / [E, T+1, C, H, W]"
+        )
+    episodes = []
+    for e in range(rgb.shape[0]):
+        clean = {"rgb": rgb[e], "depth": depth_from_uint16(depth[e], manifest["depth_unit"]), "labels": labels[e]}
+        rng = np.random.default_rng([cfg.seed, shard["index"], e, NOISE_STREAM])
+        episodes.append(add_sensor_noise(clean, cfg.render, rng))
+    return episodes
+
+
 def simulate_shard(cfg: DeformGenCfg, k: int, progress: tqdm | None = None) -> tuple[dict[str, np.ndarray], int]:
     """Episodes of shard ``k`` (layout in the module docstring) and how many draws were redrawn."""
     eps, redrawn = [], 0
     for e in range(cfg.episodes_per_shard):
         for attempt in range(MAX_ATTEMPTS):
-            ep = simulate_episode(cfg.category, np.random.default_rng([cfg.seed, k, e, attempt]), cfg.seconds)
+            ep = simulate_episode(
+                cfg.category,
+                np.random.default_rng([cfg.seed, k, e, attempt]),
+                cfg.seconds,
+                render=cfg.render,
+            )
             if ep["finite"]:
                 break
             redrawn += 1
@@ -104,7 +160,10 @@ def simulate_shard(cfg: DeformGenCfg, k: int, progress: tqdm | None = None) -> t
         eps.append(ep)
         if progress is not None:
             progress.update(cfg.seconds)
-    arrays = {key: np.stack([ep[key] for ep in eps]) for key in SHARD_KEYS}
+    keys = SHARD_KEYS + (FRAME_KEYS if cfg.render is not None else ())
+    arrays = {key: np.stack([ep[key] for ep in eps]) for key in keys}
+    if cfg.render is not None:
+        arrays["depth"] = depth_to_uint16(arrays["depth"])
     return arrays, redrawn
 
 
@@ -121,7 +180,13 @@ def _entry(k: int, arrays: dict[str, np.ndarray], redrawn: int = 0) -> dict[str,
 
 def _manifest(cfg: DeformGenCfg, shards: dict[int, dict[str, Any]]) -> dict[str, Any]:
     listed = [shards[k] for k in sorted(shards)]
+    cameras = {}
+    if cfg.render is not None:
+        rig = default_rig(cfg.render.rig)
+        cameras = {"cameras": {"format": RIG_FORMAT, "frame": "table", "cameras": [c.to_dict() for c in rig]}}
+        cameras["depth_unit"] = DEPTH_UNIT
     return {
+        **cameras,
         "format": FORMAT,
         "config": cfg_to_dict(cfg),
         "category": cfg.category,
@@ -148,8 +213,10 @@ def generate(
     shards: dict[int, dict[str, Any]] = {}
     if (out / MANIFEST).exists():
         old = read_manifest(out)
-        if old["config"] != cfg_to_dict(cfg):
-            diff = sorted(k for k, v in cfg_to_dict(cfg).items() if old["config"].get(k) != v)
+        # through the dataclass, so a manifest written before a field existed reads with its default
+        old_cfg = cfg_to_dict(cfg_from_dict(DeformGenCfg, old["config"], source=str(out / MANIFEST)))
+        if old_cfg != cfg_to_dict(cfg):
+            diff = sorted(k for k, v in cfg_to_dict(cfg).items() if old_cfg.get(k) != v)
             raise ConfigError(
                 f"{out / MANIFEST}: folder holds a dataset made with other settings ({', '.join(diff)}); use a new --out"
             )
@@ -180,7 +247,7 @@ def generate(
         for k in todo:
             arrays, redrawn = simulate_shard(cfg, k, bar)
             with atomic_path(out / f"shard_{k:05d}.npz") as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+                (np.savez_compressed if cfg.render is not None else np.savez)(handle, **arrays)
             shards[k] = _entry(k, arrays, redrawn)
             atomic_write_json(out / MANIFEST, _manifest(cfg, shards))
     wall = time.perf_counter() - t0

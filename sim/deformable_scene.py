@@ -20,10 +20,16 @@ Coordinates are MuJoCo's: z up, the table top is the plane z = 0, metres.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sim.gl_backend  # noqa: F401  (MUJOCO_GL must be chosen before mujoco is imported)
+
+# isort: split
 import mujoco
 import numpy as np
+
+from dynamics_stack.camera import PinholeCamera
 
 _log = logging.getLogger(__name__)
 # MuJoCo's default warning handler appends to MUJOCO_LOG.TXT in the working directory; an unstable
@@ -125,9 +131,15 @@ def yaw_quat(yaw: float) -> np.ndarray:
 class DeformableScene:
     """One compiled scene: set the gripper pose, open/close it, step the physics, read the particles."""
 
-    def __init__(self, category: str, params: ObjectParams) -> None:
+    def __init__(self, category: str, params: ObjectParams, cameras: Sequence[PinholeCamera] = ()) -> None:
+        from sim.deformable_cameras import add_cameras, add_visuals
+
         self.category, self.params = category, params
-        self.model = mujoco.MjModel.from_xml_string(scene_xml(category, params))
+        spec = mujoco.MjSpec.from_string(scene_xml(category, params))
+        add_visuals(spec, category)  # appearance only: the physics is unchanged
+        add_cameras(spec, cameras)
+        self.model = spec.compile()
+        self.cameras = list(cameras)
         self.data = mujoco.MjData(self.model)
         self.n = num_particles(category)
         self.finger = self.model.geom("finger").id

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.deformable_cameras import RenderCfg, RgbdRenderer, default_rig
 from sim.deformable_scene import FINGER_RADIUS, GRASP_RADIUS, TIMESTEP, DeformableScene, sample_params
 
 DT = 0.1  # s per model step (anchor: 30 fps video, every 3rd frame)
@@ -143,10 +144,24 @@ def gripper_state(keys: list[Keyframe], k: int, steps: int) -> np.ndarray:  # ->
     return np.concatenate((p0, vel, quat, [0.0, 0.0, wz], [GRASP_RADIUS], [0.0 if closed else 1.0]))
 
 
-def simulate_episode(category: str, rng: np.random.Generator, seconds: float = 5.0) -> dict[str, np.ndarray]:
-    """One random episode; arrays: x [T+1, N, 3], gripper [T+1, 15], params [4], action (int), finite (bool)."""
+def simulate_episode(
+    category: str,
+    rng: np.random.Generator,
+    seconds: float = 5.0,
+    render: RenderCfg | None = None,
+) -> dict[str, np.ndarray]:
+    """One random episode; arrays: x [T+1, N, 3], gripper [T+1, 15], params [4], action (int), finite (bool).
+
+    With ``render``, also every frame of every camera of its rig, exact (the sensor noise of
+    ``render`` is added where frames are read, ``sim.deformable_cameras.add_sensor_noise``): rgb uint8
+    [T+1, C, H, W, 3], depth float32 [T+1, C, H, W] (m), labels uint8 [T+1, C, H, W]
+    (``sim.deformable_cameras.LABEL_*``). The physics, and so ``x``, is the same with or without it.
+    """
     params = sample_params(category, rng)
-    scene = DeformableScene(category, params)
+    cameras = default_rig(render.rig) if render is not None else []
+    scene = DeformableScene(category, params, cameras)
+    renderer = RgbdRenderer(scene.model, cameras, render.antialias) if render is not None else None
+    frames: list[dict[str, np.ndarray]] = []
     scene.set_gripper(np.array([0.0, 0.0, 0.5]), 0.0)
     scene.displace(initial_offsets(category, scene.particles, rng))
     scene.step(round(SETTLE_S / TIMESTEP))
@@ -170,16 +185,22 @@ def simulate_episode(category: str, rng: np.random.Generator, seconds: float = 5
             scene.set_contact(segment_at(keys, k * DT + 1e-6).contact)
         xs[k] = scene.particles
         grip[k] = gripper_state(keys, k, steps)
+        if renderer is not None:
+            frames.append(renderer.render(scene.data))
         if k == steps:
             break
         for s in range(1, SUBSTEPS + 1):
             p, y, _ = pose_at(keys, k * DT + s * TIMESTEP)
             scene.set_gripper(p, y)
             scene.step()
-    return {
+    out = {
         "x": xs,
         "gripper": grip,
         "params": params.as_array(),
         "action": np.int64(action),
         "finite": np.bool_(scene.finite() and np.isfinite(xs).all()),
     }
+    if renderer is not None:
+        renderer.close()
+        out.update({key: np.stack([f[key] for f in frames]) for key in ("rgb", "depth", "labels")})
+    return out

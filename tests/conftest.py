@@ -1,6 +1,6 @@
 """Test harness: keep DDS on loopback before anything can call rclpy.init().
 
-Runs at collection start, before any test module imports rclpy: Fast DDS gets the
+Runs at collection start, before any test module imports rclpy or mujoco: Fast DDS gets the
 project's loopback-only profile, discovery is limited to localhost, the domain id
 is random per run, and ROS logs go to a temporary folder.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+import sim.gl_backend  # noqa: F401  (MuJoCo's offscreen renderer: OSMesa when there is no display)
 from dynamics_stack.ros.env import configure_loopback_dds
 
 DDS_ENV = configure_loopback_dds()

@@ -10,9 +10,11 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 STAMP="$VENV/.dynstack-installed"
 WANT=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
 
-# System packages: open3d needs libusb at import; python3 -m venv needs python3-venv on Debian.
+# System packages (grep without -q: with pipefail, -q closing the pipe early fails ldconfig): open3d needs libusb at import; python3 -m venv needs python3-venv on Debian;
+# MuJoCo's offscreen rendering without a display or GPU needs OSMesa (sim/gl_backend.py).
 need_apt=()
-ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0)
+ldconfig -p 2>/dev/null | grep 'libusb-1.0.so.0' >/dev/null || need_apt+=(libusb-1.0-0)
+ldconfig -p 2>/dev/null | grep 'libOSMesa.so' >/dev/null || need_apt+=(libosmesa6)
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
