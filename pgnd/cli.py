@@ -32,8 +32,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--seconds", type=float, default=5.0, help="seconds per episode (multiple of 0.1)")
     gen.add_argument("--seed", type=int, default=0, help="base seed")
     gen.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
+    gen.add_argument(
+        "--render",
+        action="store_true",
+        help="also render RGB, depth and object masks of a camera rig around the table into the shards",
+    )
+    gen.add_argument("--cameras", type=int, default=None, help="with --render: cameras on the ring (default 4)")
+    gen.add_argument("--width", type=int, default=None, help="with --render: image width in px (default 320)")
+    gen.add_argument("--height", type=int, default=None, help="with --render: image height in px (default 240)")
+    gen.add_argument(
+        "--depth-noise", type=float, default=None, help="with --render: depth noise std at 1 m, m (default 0.001)"
+    )
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
     gen.set_defaults(func=_gen_data)
+
+    per = sub.add_parser(
+        "perceive",
+        help="track particles through the camera frames of a rendered dataset (gen-data --render) into a new dataset",
+        description="Writes DIR/shard_KKKKK.npz + manifest.json in the gen-data layout, with x = perceived particles "
+        "(plus x_true, seen), so train and eval-model read it unchanged. Rerunning resumes.",
+    )
+    per.add_argument("--data", type=Path, required=True, help="rendered dataset folder (manip gen-data --render)")
+    per.add_argument("--out", type=Path, required=True, help="folder of the perceived dataset")
+    per.add_argument("--config", type=Path, help="YAML with a section 'perception' (PerceptionCfg fields)")
+    per.add_argument("--particles", type=int, help="particles to track (default: the object's vertex count)")
+    per.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
+    per.add_argument("--no-progress", action="store_true", help="no progress bar")
+    per.set_defaults(func=_perceive)
+
+    _register_eval_render(sub)
 
     info = sub.add_parser("data-info", help="print the summary of a PGND dataset's manifest")
     info.add_argument("dir", type=Path)
@@ -64,27 +91,141 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="val",
         help="val: the validation episodes of DIR; all: every episode (a separate test dataset, another seed)",
     )
+    ev.add_argument(
+        "--truth",
+        choices=("observed", "material"),
+        default="observed",
+        help="observed: the data's own future particles; material (perceived data only): where the material "
+        "under each perceived particle really went (simulator vertices)",
+    )
     ev.add_argument("--threads", type=int, default=1, help="torch threads")
     ev.add_argument("--update-card", action="store_true", help="store each model's held-out metrics in its card")
     ev.set_defaults(func=_eval)
 
 
+def _register_eval_render(sub: argparse._SubParsersAction) -> None:
+    er = sub.add_parser(
+        "eval-render",
+        help="render predicted futures with splats fitted to the first frame; PSNR / SSIM / IoU / boundary F vs the frames",
+        description="Needs a perceived dataset (manip perceive) whose source dataset holds the camera frames.",
+    )
+    er.add_argument("--data", type=Path, required=True, help="perceived dataset folder (manip perceive)")
+    er.add_argument("--model", type=Path, action="append", required=True, help="model card (repeat for several)")
+    er.add_argument("--json", type=Path, required=True, help="report to write")
+    er.add_argument("--plots", type=Path, help="PNG prefix, e.g. docs/img/pgnd_rope (default: none)")
+    er.add_argument("--split", choices=("val", "all"), default="all", help="val: validation episodes; all: every one")
+    er.add_argument("--val-fraction", type=float, default=0.2, help="must match the training split")
+    er.add_argument("--episodes", type=int, help="only the first N episodes of the split")
+    er.add_argument("--cameras", default="0", help="comma-separated indices of the cameras scored (default 0)")
+    er.add_argument("--horizon", type=int, default=30, help="steps of 0.1 s (anchor: 30)")
+    er.add_argument("--step-every", type=int, default=1, help="score every k-th step of the horizon")
+    er.add_argument("--fit-iterations", type=int, help="splat fit iterations (default: SplatFitCfg)")
+    er.add_argument("--gaussians", type=int, help="largest splat count (default: SplatFitCfg)")
+    er.add_argument("--threads", type=int, default=2, help="torch threads")
+    er.add_argument("--no-progress", action="store_true", help="no progress bar")
+    er.set_defaults(func=_eval_render)
+
+
+def _eval_render(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from dynamics_stack.atomic import atomic_write_json
+    from pgnd.render_eval import METRICS, evaluate_renders
+    from pgnd.splats.fit import SplatFitCfg
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    try:
+        cams = tuple(int(c) for c in args.cameras.split(","))
+    except ValueError:
+        print(
+            f"dynstack manip eval-render: --cameras must be comma-separated integers, got {args.cameras!r}",
+            file=sys.stderr,
+        )
+        return 2
+    fit = SplatFitCfg()
+    if args.fit_iterations is not None:
+        fit = dataclasses.replace(fit, iterations=args.fit_iterations)
+    if args.gaussians is not None:
+        fit = dataclasses.replace(fit, gaussians=args.gaussians)
+    result = evaluate_renders(
+        args.model,
+        args.data,
+        split=args.split,
+        val_fraction=args.val_fraction,
+        horizon=args.horizon,
+        episodes=args.episodes,
+        cameras=cams,
+        step_every=args.step_every,
+        fit=fit,
+        plots=args.plots,
+        progress=not args.no_progress,
+    )
+    atomic_write_json(args.json, result)
+    print(
+        f"{result['category']}: {result['episodes']} episodes ({args.split}), mean over {len(result['steps_scored'])} steps"
+    )
+    print(f"{'method':<28}" + "".join(f"{m:>12}" for m in METRICS))
+    for name, entry in result["methods"].items():
+        print(f"{name:<28}" + "".join(f"{entry[m]['mean']:>12.4f}" for m in METRICS))
+    return 0
+
+
 def _gen_data(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from sim.deformable_cameras import RenderCfg
     from sim.deformable_datagen import DeformGenCfg, generate
 
+    render_opts = {"cameras": args.cameras, "width": args.width, "height": args.height}
     try:
+        render = None
+        if args.render:
+            render = RenderCfg()
+            rig = dataclasses.replace(render.rig, **{k: v for k, v in render_opts.items() if v is not None})
+            render = dataclasses.replace(render, rig=rig)
+            if args.depth_noise is not None:
+                render = dataclasses.replace(render, depth_noise=args.depth_noise)
+        elif any(v is not None for v in (*render_opts.values(), args.depth_noise)):
+            raise ValueError("--cameras, --width, --height and --depth-noise need --render")
         cfg = DeformGenCfg(
             category=args.category,
             shards=args.shards,
             episodes_per_shard=args.episodes_per_shard,
             seconds=args.seconds,
             seed=args.seed,
+            render=render,
         )
     except ValueError as exc:
         print(f"dynstack manip gen-data: {exc}", file=sys.stderr)
         return 2
     manifest = generate(cfg, args.out, progress=not args.no_progress, max_new_shards=args.max_shards)
     print(json.dumps({k: manifest[k] for k in ("category", "episodes", "complete", "last_run")}, indent=1))
+    return 0
+
+
+def _perceive(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from dynamics_stack.config import load_cfg_yaml
+    from pgnd.perception.config import SURFACE_OFFSETS, PerceptionCfg
+    from pgnd.perception.dataset import perceive_dataset
+    from sim.deformable_datagen import read_manifest
+
+    src = read_manifest(args.data)
+    if args.config:
+        cfg = load_cfg_yaml(PerceptionCfg, args.config, "perception")
+    else:  # the object's own thickness and particle count
+        cfg = PerceptionCfg(particles=src["num_particles"], surface_offset=SURFACE_OFFSETS[src["category"]])
+    if args.particles is not None:
+        cfg = dataclasses.replace(cfg, particles=args.particles)
+    manifest = perceive_dataset(args.data, args.out, cfg, progress=not args.no_progress, max_new_shards=args.max_shards)
+    keys = ("category", "num_particles", "episodes", "complete", "last_run")
+    print(
+        json.dumps({**{k: manifest[k] for k in keys}, "quality_mean": manifest["perception"]["quality_mean"]}, indent=1)
+    )
     return 0
 
 
@@ -130,7 +271,13 @@ def _eval(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     result = evaluate(
-        args.model, args.data, val_fraction=args.val_fraction, split=args.split, horizon=args.horizon, plots=args.plots
+        args.model,
+        args.data,
+        val_fraction=args.val_fraction,
+        split=args.split,
+        horizon=args.horizon,
+        plots=args.plots,
+        truth=args.truth,
     )
     atomic_write_json(args.json, result)
     print(

@@ -14,7 +14,7 @@ vertical axis through the workspace centre (the authors' augmentation).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,8 @@ import torch
 from torch import Tensor
 
 from dynamics_stack.config import ConfigError
+from pgnd.sampling import farthest_point_indices
+from sim.dataset import read_shard_arrays
 from sim.deformable_datagen import load_shard, read_manifest
 
 
@@ -32,13 +34,20 @@ def is_validation(shard: int, episode: int, val_fraction: float) -> bool:
 
 @dataclass
 class Episodes:
-    """All episodes of one split, stacked: x [E, T+1, N, 3], gripper [E, T+1, 15], params [E, 4], action [E]."""
+    """All episodes of one split, stacked: x [E, T+1, N, 3], gripper [E, T+1, 15], params [E, 4], action [E].
+
+    ``x_true`` [E, T+1, N, 3]: for a perceived dataset (``dynstack manip perceive``), where the material
+    under each perceived particle really is; None for a dataset of simulator vertices.
+    """
 
     x: Tensor
     gripper: Tensor
     params: Tensor
     action: Tensor
     category: str
+    x_true: Tensor | None = None
+    origin: list[tuple[int, int]] = field(default_factory=list)
+    """(shard index, episode in the shard) of each row, to find its camera frames."""
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -46,17 +55,6 @@ class Episodes:
     @property
     def frames(self) -> int:
         return int(self.x.shape[1])
-
-
-def farthest_point_indices(points: Tensor, k: int) -> Tensor:  # [N, 3] -> [k] int64
-    """Farthest-point sampling (the anchor's particle selection), deterministic: starts at point 0."""
-    n = points.shape[0]
-    chosen = torch.zeros(k, dtype=torch.int64)
-    dist = torch.full((n,), float("inf"), dtype=points.dtype)
-    for i in range(1, k):
-        dist = torch.minimum(dist, (points - points[chosen[i - 1]]).norm(dim=-1))
-        chosen[i] = torch.argmax(dist)
-    return chosen
 
 
 def load_episodes(folder: str | Path, split: str = "all", val_fraction: float = 0.2, particles: int = 0) -> Episodes:
@@ -69,9 +67,12 @@ def load_episodes(folder: str | Path, split: str = "all", val_fraction: float = 
         raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
     folder = Path(folder)
     manifest = read_manifest(folder)
-    xs, gs, ps, acts = [], [], [], []
+    perceived = "perception" in manifest
+    xs, gs, ps, acts, trues, origin = [], [], [], [], [], []
     for info in manifest["shards"]:
         arrays = load_shard(folder / info["file"], manifest["num_particles"])
+        if perceived:
+            arrays.update(read_shard_arrays(folder / info["file"], ("x_true",), only=True))
         for e in range(arrays["x"].shape[0]):
             val = is_validation(info["index"], e, val_fraction)
             if split == "all" or (split == "val") == val:
@@ -79,17 +80,25 @@ def load_episodes(folder: str | Path, split: str = "all", val_fraction: float = 
                 gs.append(arrays["gripper"][e])
                 ps.append(arrays["params"][e])
                 acts.append(arrays["action"][e])
+                origin.append((int(info["index"]), e))
+                if perceived:
+                    trues.append(arrays["x_true"][e])
     if not xs:
         raise ConfigError(
             f"{folder}: no {split} episodes (shards: {len(manifest['shards'])}, val_fraction {val_fraction})"
         )
     x = torch.from_numpy(np.stack(xs)).float()  # [E, T+1, V, 3]
+    x_true = torch.from_numpy(np.stack(trues)).float() if trues else None
     if particles > 0:
         if particles > x.shape[2]:
             raise ConfigError(f"{folder}: {particles} particles asked, the objects have {x.shape[2]} vertices")
         idx = torch.stack([farthest_point_indices(x[e, 0], particles) for e in range(x.shape[0])])
-        x = torch.gather(x, 2, idx[:, None, :, None].expand(-1, x.shape[1], -1, 3))
+        index = idx[:, None, :, None].expand(-1, x.shape[1], -1, 3)
+        x = torch.gather(x, 2, index)
+        x_true = torch.gather(x_true, 2, index) if x_true is not None else None
     return Episodes(
+        x_true=x_true,
+        origin=origin,
         x=x,
         gripper=torch.from_numpy(np.stack(gs)).float(),
         params=torch.from_numpy(np.stack(ps)).float(),

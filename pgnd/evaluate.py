@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from dynamics_stack.checkpoint import ModelFileError
+from dynamics_stack.config import ConfigError
 from dynamics_stack.runtime import TorchRuntime, load_card
 from pgnd import baselines
 from pgnd.data import Episodes, load_episodes
@@ -40,18 +41,33 @@ def load_model(card_path: str | Path) -> tuple[str, Pgnd]:
     return card.name, runtime.model
 
 
+TRUTHS = ("observed", "material")
+
+
 def predict_all(
-    models: dict[str, Pgnd], ep: Episodes, history: int, horizon: int
+    models: dict[str, Pgnd], ep: Episodes, history: int, horizon: int, truth: str = "observed"
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Ground truth [E, S, N, 3] and each method's prediction from frame ``history``."""
+    """Ground truth [E, S, N, 3] and each method's prediction from frame ``history``.
+
+    ``truth='observed'``: the future of the same particles the history holds (simulator vertices, or
+    perceived particles); ``'material'`` (perceived datasets only): where the material under each
+    perceived particle really went, from the simulator's vertices.
+    """
     t0 = history
     if ep.frames < t0 + horizon + 1:
         raise ValueError(
             f"episodes have {ep.frames} frames; {history} history + {horizon} steps need {t0 + horizon + 1}"
         )
+    if truth not in TRUTHS:
+        raise ValueError(f"truth must be one of {TRUTHS}, got {truth!r}")
+    if truth == "material" and ep.x_true is None:
+        raise ConfigError(
+            "truth 'material' needs a perceived dataset (dynstack manip perceive); this one holds vertices"
+        )
     x_hist = ep.x[:, t0 - history : t0 + 1]
     grip = ep.gripper[:, t0 : t0 + horizon]
-    truth = ep.x[:, t0 + 1 : t0 + horizon + 1]
+    future = ep.x if truth == "observed" else ep.x_true
+    truth = future[:, t0 + 1 : t0 + horizon + 1]
     preds: dict[str, torch.Tensor] = {}
     for name, model in models.items():
         if model.cfg.num_particles != ep.x.shape[2]:
@@ -89,6 +105,7 @@ def evaluate(
     split: str = "val",
     horizon: int = HORIZON,
     plots: str | Path | None = None,
+    truth: str = "observed",
 ) -> dict[str, Any]:
     """Evaluate models + baselines on the held-out episodes of ``data_dir``; returns the JSON dict.
 
@@ -106,12 +123,14 @@ def evaluate(
     ep = load_episodes(data_dir, split, val_fraction, 0 if n == vertices else n)
     history = max((m.cfg.history for m in models.values()), default=2)
     t = time.perf_counter()
-    truth, preds = predict_all(models, ep, history, horizon)
+    future, preds = predict_all(models, ep, history, horizon, truth)
     result = {
         "category": ep.category,
         "data": str(data_dir),
         "episodes": len(ep),
         "split": split,
+        "input": "perceived" if ep.x_true is not None else "vertices",
+        "truth": truth,
         "particles": int(ep.x.shape[2]),
         "horizon_steps": horizon,
         "dt": 0.1,
@@ -121,11 +140,11 @@ def evaluate(
             "emd": "mean distance after optimal one-to-one (Hungarian) matching (m)",
         },
         "models": {name: str(p) for name, p in zip(models, card_paths, strict=True)},
-        "methods": score(truth, preds),
+        "methods": score(future, preds),
         "wall_s": round(time.perf_counter() - t, 1),
     }
     if plots is not None:
-        plot_results(result, truth, preds, Path(plots), ep.gripper[:, history : history + horizon])
+        plot_results(result, future, preds, Path(plots), ep.gripper[:, history : history + horizon])
     return result
 
 

@@ -49,7 +49,7 @@ def test_constant_velocity_and_rest_baselines():
 
 
 def test_farthest_point_sampling_by_hand():
-    from pgnd.data import farthest_point_indices
+    from pgnd.sampling import farthest_point_indices
 
     pts = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0], [10.0, 0, 0]])
     assert farthest_point_indices(pts, 3).tolist() == [0, 3, 2]  # then 2 is 2 from 0, 1 is only 1 away
