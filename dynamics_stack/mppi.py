@@ -46,6 +46,9 @@ class MppiCfg:
     """AR(1) coefficient a in [0, 1) correlating noise across time (0 = white noise)."""
     noise_decay: float = 1.0
     """Noise scale multiplier applied after each iteration (annealing), in (0, 1]."""
+    noise_hold: int = 1
+    """Steps each noise draw is held (piecewise-constant noise, as PGND's planner samples); 1 = a new draw
+    every step. Applied before ``noise_smoothing``."""
     action_min: tuple[float, ...] = ()
     """Lower action bound per dimension (empty = unbounded)."""
     action_max: tuple[float, ...] = ()
@@ -77,6 +80,8 @@ class MppiCfg:
             raise ValueError(f"noise_smoothing must be in [0, 1), got {self.noise_smoothing}")
         if not 0.0 < self.noise_decay <= 1.0:
             raise ValueError(f"noise_decay must be in (0, 1], got {self.noise_decay}")
+        if not 1 <= self.noise_hold <= self.horizon:
+            raise ValueError(f"noise_hold must be in [1, horizon], got {self.noise_hold}")
         for name in ("action_min", "action_max"):
             bound = getattr(self, name)
             if bound and len(bound) != nu:
@@ -169,8 +174,10 @@ class Mppi:
         # Time correlation as one [T, T] matrix: eps = L @ w realises the stationary AR(1)
         # process eps_t = a eps_{t-1} + sqrt(1 - a^2) w_t with unit variance per step,
         # so smoothing costs one batched matmul instead of a Python loop over T.
-        self.smoother = _ar1_matrix(T, cfg.noise_smoothing).to(self.device, dtype)  # [T, T]
-        self.smooth = cfg.noise_smoothing > 0.0  # white noise needs no matmul
+        # Piecewise-constant noise is one more linear map: step t takes the draw of its segment's first step.
+        hold = _hold_matrix(T, cfg.noise_hold)  # [T, T]
+        self.smoother = (_ar1_matrix(T, cfg.noise_smoothing) @ hold).to(self.device, dtype)  # [T, T]
+        self.smooth = cfg.noise_smoothing > 0.0 or cfg.noise_hold > 1  # white noise needs no matmul
         self.bounded = bool(cfg.action_min or cfg.action_max)
         # Samples whose actions are forced: 0 -> the nominal plan, then (optionally) all zeros.
         self.nominal_index = 0 if cfg.include_nominal else None
@@ -299,6 +306,12 @@ def _ar1_matrix(T: int, a: float) -> Tensor:
     scale = torch.full((T,), math.sqrt(1.0 - a * a), dtype=torch.float64)
     scale[0] = 1.0  # the first step is drawn from the stationary distribution directly
     return (gain * scale[None, :]).tril()
+
+
+def _hold_matrix(T: int, hold: int) -> Tensor:
+    """H with (H w)_t = w_{hold * floor(t / hold)}: each draw held for ``hold`` steps: [T, T]."""
+    t = torch.arange(T)
+    return (t[None, :] == (t // hold * hold)[:, None]).to(torch.float64)
 
 
 def _clamp(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:

@@ -61,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     per.set_defaults(func=_perceive)
 
     _register_eval_render(sub)
+    _register_planning(sub)
 
     info = sub.add_parser("data-info", help="print the summary of a PGND dataset's manifest")
     info.add_argument("dir", type=Path)
@@ -170,6 +171,80 @@ def _eval_render(args: argparse.Namespace) -> int:
     print(f"{'method':<28}" + "".join(f"{m:>12}" for m in METRICS))
     for name, entry in result["methods"].items():
         print(f"{name:<28}" + "".join(f"{entry[m]['mean']:>12.4f}" for m in METRICS))
+    return 0
+
+
+def _register_planning(sub: argparse._SubParsersAction) -> None:
+    check = sub.add_parser("check-scenario", help="validate manipulation task files (fields, target shape)")
+    check.add_argument("files", nargs="+", type=Path)
+    check.set_defaults(func=_check_scenario)
+
+    bench = sub.add_parser(
+        "benchmark",
+        help="closed-loop tasks in MuJoCo: PGND-MPPI, particle-only MPPI and the heuristic; success, Chamfer, time",
+    )
+    bench.add_argument(
+        "--scenarios", type=Path, nargs="+", required=True, help="task files (sim/scenarios/manip/*.yaml)"
+    )
+    bench.add_argument(
+        "--planner", nargs="+", default=["pgnd", "particle_only", "heuristic"], help="pgnd, particle_only, heuristic"
+    )
+    bench.add_argument(
+        "--models", type=Path, default=Path("models"), help="folder of pgnd_<object>[_particle_only] cards"
+    )
+    bench.add_argument(
+        "--model-suffix", default="", help="card name suffix, e.g. _perceived for models/pgnd_rope_perceived.card.json"
+    )
+    bench.add_argument(
+        "--observe", choices=("vertices", "perceived"), default="vertices", help="planner input: vertices or RGB-D"
+    )
+    bench.add_argument("--seeds", type=int, nargs="+", default=[0], help="episode seeds (sensor noise)")
+    bench.add_argument("--iterations", type=int, help="MPPI iterations (default: ManipPlannerCfg)")
+    bench.add_argument("--json", type=Path, required=True, help="report to write")
+    bench.add_argument("--plots", type=Path, help="folder for the start/target/final pictures and the GIF")
+    bench.add_argument("--gif", help="task name whose PGND episode is saved as an animated GIF (needs --plots)")
+    bench.add_argument("--threads", type=int, default=2, help="torch threads")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.set_defaults(func=_benchmark)
+
+
+def _check_scenario(args: argparse.Namespace) -> int:
+    from sim.manip_scenario import load_manip_scenario
+
+    for path in args.files:
+        s = load_manip_scenario(path)
+        print(f"{path}: ok ({s.object.category}, target {s.target.generator}, {s.difficulty})")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    import torch
+
+    from dynamics_stack.atomic import atomic_write_json
+    from pgnd.manip_benchmark import benchmark, planner_factories, save_pictures
+    from sim.deformable_cameras import RenderCfg
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    factories, particles = planner_factories(args.planner, args.models, args.model_suffix, args.iterations)
+    result = benchmark(
+        args.scenarios,
+        factories,
+        observation=args.observe,
+        render=RenderCfg() if args.observe == "perceived" else None,
+        particles=particles,
+        seeds=args.seeds,
+        gif_task=args.gif if args.plots is not None else None,
+        progress=not args.no_progress,
+    )
+    if args.plots is not None:
+        result["pictures"] = [str(p) for p in save_pictures(result, args.plots)]
+    atomic_write_json(args.json, {k: v for k, v in result.items() if not k.startswith("_")})
+    print(f"{'planner':<16}{'success':>9}{'rope':>8}{'cloth':>8}{'clamped':>9}")
+    for name, entry in result["summary"].items():
+        rope = entry.get("rope", {}).get("success_rate", float("nan"))
+        cloth = entry.get("cloth", {}).get("success_rate", float("nan"))
+        print(f"{name:<16}{entry['success_rate']:>9.2f}{rope:>8.2f}{cloth:>8.2f}{entry['clamped_points']:>9d}")
     return 0
 
 

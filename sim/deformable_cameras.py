@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class RigCfg:
 class RenderCfg:
     """What the simulated RGB-D cameras deliver: rig geometry, anti-aliasing and sensor noise."""
 
-    rig: RigCfg = RigCfg()
+    rig: RigCfg = field(default_factory=RigCfg)
     """Camera placement and intrinsics."""
     antialias: int = 0
     """MuJoCo offscreen multisampling (0 = off). 4 samples double the software render time (measured)."""

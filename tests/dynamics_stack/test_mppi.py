@@ -230,3 +230,15 @@ def test_temperature_controls_greediness():
     sharp, flat = mppi_weights(costs, 0.1), mppi_weights(costs, 10.0)
     assert sharp[0] > flat[0]
     assert sharp[0].item() == pytest.approx(1.0 / sum(math.exp(-c / 0.1) for c in range(4)), rel=1e-5)
+
+
+def test_noise_hold_gives_piecewise_constant_samples():
+    from dynamics_stack.mppi import Mppi, MppiCfg
+
+    cfg = MppiCfg(num_samples=8, horizon=10, noise_sigma=(1.0, 2.0), noise_hold=4, include_nominal=False, seed=0)
+    actions = Mppi(cfg, []).sample()  # [K, T, nu] around a zero plan
+    assert torch.equal(actions[:, 0], actions[:, 3]) and torch.equal(actions[:, 4], actions[:, 7])
+    assert torch.equal(actions[:, 8], actions[:, 9])
+    assert not torch.equal(actions[:, 3], actions[:, 4])
+    with pytest.raises(ValueError, match="noise_hold"):
+        MppiCfg(horizon=5, noise_hold=6)
