@@ -38,6 +38,7 @@ from dynamics_stack.config import cfg_from_dict, cfg_to_dict
 from dynamics_stack.runtime import BoundMethod, GraphSpec
 from pgnd import grid as G
 
+DENSE_COARSE_NODES = 8000  # coarse grids up to 20^3 nodes are scattered densely also in the compact path
 GRIPPER_DIM = 15  # centre 3, linear velocity 3, quaternion wxyz 4, angular velocity 3, radius 1, openness 1
 
 
@@ -227,7 +228,10 @@ class Pgnd(nn.Module):
             coarse = cfg.grid_size // cfg.coarse_factor
             pts_now = torch.cat((cur, gp_now), dim=1)
             cflat, cw, _, _ = G.stencil(pts_now, coarse)
-            cnode, _ = G.p2g_mean(feat, cflat, cw, coarse, compact)  # [B, N+K, 27, C]
+            # dense even when compact: a 10^3 grid is small, and a dense scatter beats sorting the keys
+            cnode, _ = G.p2g_mean(
+                feat, cflat, cw, coarse, compact and coarse**3 > DENSE_COARSE_NODES
+            )  # [B, N+K, 27, C]
             feat = feat + self.coarse_mix(torch.nn.functional.silu(G.g2p(cnode, cw)))
 
         if cfg.use_grid:
@@ -289,9 +293,10 @@ class Pgnd(nn.Module):
         G3 = cfg.grid_size**3
         keys = flat + (torch.arange(B, device=flat.device) * G3)[:, None, None]  # [B, N+K, 27]
         active, inverse = torch.unique(keys.reshape(-1), return_inverse=True)  # [U], [B (N+K) 27]
-        src = torch.cat((feat[:, :, None, :] * w[..., None], w[..., None]), dim=-1).reshape(-1, C + 1)
-        table = torch.zeros(active.shape[0], C + 1, dtype=feat.dtype, device=feat.device).index_add(0, inverse, src)
-        node_feat = table[:, :C] / table[:, C:].clamp(min=1e-9)  # [U, C] weighted mean, as p2g_mean
+        U = active.shape[0]
+        sums = feat.new_zeros(U, C).index_add(0, inverse, (feat[:, :, None, :] * w[..., None]).reshape(-1, C))
+        mass = feat.new_zeros(U).index_add(0, inverse, w.reshape(-1))
+        node_feat = sums / mass[:, None].clamp(min=1e-9)  # [U, C] weighted mean, as p2g_mean
         b = torch.div(active, G3, rounding_mode="floor")
         f = active - b * G3
         ijk = torch.stack((f // cfg.grid_size**2, (f // cfg.grid_size) % cfg.grid_size, f % cfg.grid_size), dim=-1)

@@ -163,3 +163,29 @@ def test_tracking_a_real_mujoco_episode_stays_on_the_object(category):
     q = perception_quality(P, ep["x"].astype(np.float64))
     assert q["drift_1s"] < 0.02
     assert seen.min() > 0.3
+
+
+def test_frame_assembler_groups_images_by_stamp_and_drops_stale_parts():
+    from pgnd.perception.frames import FrameAssembler
+
+    fa = FrameAssembler(cameras=("a", "b"), slop=0.01, max_wait=0.5)
+    img = np.zeros((4, 5, 3), np.uint8)
+    depth, mask = np.ones((4, 5), np.float32), np.ones((4, 5), bool)
+    parts = [
+        ("a", "color", img),
+        ("a", "depth", depth),
+        ("a", "mask", mask),
+        ("b", "color", img),
+        ("b", "depth", depth),
+    ]
+    for cam, kind, arr in parts:
+        assert fa.add(cam, kind, 1.0, arr) is None
+    frame = fa.add("b", "mask", 1.005, mask)  # within the slop
+    assert frame is not None and frame.stamp == 1.0
+    assert frame.rgb.shape == (2, 4, 5, 3) and frame.depth.shape == (2, 4, 5) and frame.masks.dtype == bool
+    # a frame that never completes is dropped once it is max_wait behind the newest
+    fa.add("a", "color", 2.0, img)
+    fa.add("a", "color", 2.6, img)
+    assert fa.dropped == 1
+    with pytest.raises(ValueError, match="unknown camera"):
+        fa.add("c", "color", 3.0, img)
