@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--seed", type=int, default=0, help="base seed")
     gen.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
     gen.add_argument(
+        "--actions",
+        nargs="+",
+        default=None,
+        help="kinds of episode: grasp push [drag] (default: grasp push, as datasets made before drags existed)",
+    )
+    gen.add_argument(
         "--render",
         action="store_true",
         help="also render RGB, depth and object masks of a camera rig around the table into the shards",
@@ -272,6 +278,7 @@ def _gen_data(args: argparse.Namespace) -> int:
             seconds=args.seconds,
             seed=args.seed,
             render=render,
+            **({"actions": tuple(args.actions)} if args.actions else {}),
         )
     except ValueError as exc:
         print(f"dynstack manip gen-data: {exc}", file=sys.stderr)

@@ -30,6 +30,7 @@ class ManipRolloutBatch(RolloutBatch):
     particles: Tensor
     gripper: Tensor
     target: Tensor
+    matched: Tensor | None = None  # [N, 3] each particle's target point under an optimal one-to-one matching
 
 
 def chamfer_batch(clouds: Tensor, target: Tensor) -> Tensor:  # [..., N, 3], [M, 3] -> [...]
@@ -77,6 +78,33 @@ class ShapeCritic:
             return final
         along = chamfer_batch(batch.particles, batch.target).mean(dim=1)  # [K]
         return final + self.cfg.path * along
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchedCfg(CriticCfg):
+    """Mean distance of the predicted particles to their matched target points (at the end)."""
+
+    weight: float = 100.0
+    """cm-scale costs: 1 cm of mean distance costs 1."""
+
+
+class MatchedCritic:
+    """Progress by correspondence: each particle's distance to the target point an optimal one-to-one
+    matching of the current shape gave it (``pgnd.planner.match_targets``, once per plan). Chamfer alone
+    has flat stretches and local minima where one action cannot show progress (turning a rope: halfway
+    it is no closer to the target line); the matched distance falls with every particle moved the
+    right way."""
+
+    Cfg = MatchedCfg
+    name = "matched"
+
+    def __init__(self, cfg: MatchedCfg):
+        self.cfg, self.enabled, self.weight = cfg, cfg.enabled, cfg.weight
+
+    def score(self, batch: ManipRolloutBatch) -> Tensor:
+        if batch.matched is None:
+            raise ValueError("critic 'matched' needs the batch's matched target points")
+        return (batch.particles[:, -1] - batch.matched).norm(dim=-1).mean(dim=-1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,4 +181,4 @@ class EffortCritic:
         return (batch.gripper[:, 1:] - batch.gripper[:, :-1]).norm(dim=-1).sum(dim=1)
 
 
-MANIP_CRITICS = {c.name: c for c in (ShapeCritic, WorkspaceCritic, TableCritic, EffortCritic)}
+MANIP_CRITICS = {c.name: c for c in (ShapeCritic, MatchedCritic, WorkspaceCritic, TableCritic, EffortCritic)}

@@ -44,6 +44,19 @@ def load_model(card_path: str | Path) -> tuple[str, Pgnd]:
 TRUTHS = ("observed", "material")
 
 
+def load_models(card_paths: list[str | Path]) -> dict[str, Pgnd]:
+    """Verified models by name; two cards of one name (e.g. two training runs) are told apart by folder."""
+    models: dict[str, Pgnd] = {}
+    for path in card_paths:
+        name, model = load_model(path)
+        if name in models:
+            name = f"{name} ({Path(path).parent.name or Path(path).parent})"
+        if name in models:
+            raise ValueError(f"model {name!r} given twice")
+        models[name] = model
+    return models
+
+
 def predict_all(
     models: dict[str, Pgnd], ep: Episodes, history: int, horizon: int, truth: str = "observed"
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -113,7 +126,7 @@ def evaluate(
     checkpoint); ``split='all'``: every episode of ``data_dir``, for a separate test dataset made with
     another seed, which nothing in training or model selection has seen.
     """
-    models = dict(load_model(p) for p in card_paths)
+    models = load_models(card_paths)
     sizes = {m.cfg.num_particles for m in models.values()}
     if len(sizes) > 1:
         raise ValueError(f"models disagree on the particle count: {sorted(sizes)}")

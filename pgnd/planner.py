@@ -41,6 +41,7 @@ from pgnd.critics import (
     MANIP_CRITICS,
     EffortCfg,
     ManipRolloutBatch,
+    MatchedCfg,
     ShapeCfg,
     TableCfg,
     WorkspaceCfg,
@@ -92,6 +93,8 @@ class ManipPlannerCfg:
     """Critics in use (pgnd.critics.MANIP_CRITICS)."""
     shape: ShapeCfg = field(default_factory=ShapeCfg)
     """Chamfer to the target."""
+    matched: MatchedCfg = field(default_factory=MatchedCfg)
+    """Distance to the matched target points."""
     workspace: WorkspaceCfg = field(default_factory=WorkspaceCfg)
     """Gripper workspace box."""
     table: TableCfg = field(default_factory=TableCfg)
@@ -234,8 +237,9 @@ class ManipPlanner:
         grasp[:, 2] = grasp[:, 2].clamp(min=self.cfg.table.min_gripper_height)
         return index, grasp
 
-    def rollout_fn(self, history: Tensor, target: Tensor):
-        """The engine's batched rollout for particles ``history`` [H+1, N, 3] and ``target`` [M, 3]."""
+    def rollout_fn(self, history: Tensor, target: Tensor, matched: Tensor | None = None):
+        """The engine's batched rollout for particles ``history`` [H+1, N, 3] and ``target`` [M, 3]
+        (``matched`` [N, 3]: each particle's matched target point, for the 'matched' critic)."""
         current = history[-1]
 
         def rollout(actions: Tensor) -> ManipRolloutBatch:  # [K, T, 5]
@@ -245,7 +249,7 @@ class ManipPlanner:
             with torch.inference_mode():
                 pred = self.model.rollout(history[None].expand(K, -1, -1, -1), g)  # [K, T+R, N, 3]
             return ManipRolloutBatch(
-                actions=actions, states=pred.flatten(2), particles=pred, gripper=centre, target=target
+                actions=actions, states=pred.flatten(2), particles=pred, gripper=centre, target=target, matched=matched
             )
 
         return rollout
@@ -266,7 +270,8 @@ class ManipPlanner:
         current = hist[-1]
         h = torch.from_numpy(hist).to(self.device)
         tgt = torch.from_numpy(target).to(self.device)
-        rollout = self.rollout_fn(h, tgt)
+        matched = torch.from_numpy(match_targets(current.astype(np.float64), target.astype(np.float64))).float()
+        rollout = self.rollout_fn(h, tgt, matched.to(self.device))
         # 1. the grasp: every candidate particle dragged straight to its matched target point, one batch
         candidates = grasp_candidates(current, target, cfg)
         first = torch.from_numpy(candidates).to(self.device)

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from dynamics_stack.camera import rig_from_dict
 from dynamics_stack.config import ConfigError
 from pgnd.data import load_episodes
-from pgnd.evaluate import load_model, predict_all
+from pgnd.evaluate import load_models, predict_all
 from pgnd.image_metrics import boundary_f, mask_iou, psnr, ssim
 from pgnd.splats.fit import SplatFitCfg, fit_splats
 from pgnd.splats.render import render_view
@@ -96,7 +96,7 @@ def evaluate_renders(
     bad = [c for c in cameras if not 0 <= c < len(rig)]
     if bad:
         raise ConfigError(f"evaluation camera(s) {bad} not in the rig of {len(rig)} cameras")
-    models = dict(load_model(p) for p in card_paths)
+    models = load_models(card_paths)
     ep = load_episodes(data_dir, split, val_fraction)
     if episodes is not None:
         keep = slice(0, min(episodes, len(ep)))

@@ -49,7 +49,7 @@ from sim.deformable_cameras import (
     depth_to_uint16,
 )
 from sim.deformable_scene import CATEGORIES, PARAM_NAMES, num_particles
-from sim.deformable_script import ACTIONS, DT, simulate_episode
+from sim.deformable_script import ACTIONS, DEFAULT_ACTIONS, DT, simulate_episode
 
 FORMAT = "dynstack-manip-shards/1"
 MANIFEST = "manifest.json"
@@ -76,6 +76,9 @@ class DeformGenCfg:
     """Length of each episode (s); >= 3.3 s so that a 30-step evaluation fits after 2 history frames."""
     seed: int = 0
     """Base seed."""
+    actions: tuple[str, ...] = DEFAULT_ACTIONS
+    """Kinds of episode drawn (sim.deformable_script.ACTIONS): grasp, push and, for planning models, drag.
+    The default draws exactly as datasets made before 'drag' existed."""
     render: RenderCfg | None = None
     """Render RGB-D frames of a camera rig and store them in the shards (``--render``); None = particles only.
     The simulated episodes are the same either way."""
@@ -87,6 +90,12 @@ class DeformGenCfg:
             raise ValueError(
                 f"shards and episodes_per_shard must be >= 1, got {self.shards}, {self.episodes_per_shard}"
             )
+        if (
+            not self.actions
+            or any(a not in ACTIONS for a in self.actions)
+            or len(set(self.actions)) != len(self.actions)
+        ):
+            raise ValueError(f"actions must be distinct kinds among {ACTIONS}, got {self.actions}")
         steps = self.seconds / DT
         if not (self.seconds >= 1.0 and abs(steps - round(steps)) < 1e-9):
             raise ValueError(f"seconds must be a multiple of {DT} and >= 1, got {self.seconds}")
@@ -151,6 +160,7 @@ def simulate_shard(cfg: DeformGenCfg, k: int, progress: tqdm | None = None) -> t
                 np.random.default_rng([cfg.seed, k, e, attempt]),
                 cfg.seconds,
                 render=cfg.render,
+                actions=cfg.actions,
             )
             if ep["finite"]:
                 break

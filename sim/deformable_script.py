@@ -1,13 +1,18 @@
 """Scripted random interactions with a deformable object, recorded as PGND episodes at 10 Hz.
 
-Two kinds of episode, drawn at random:
+Kinds of episode, drawn at random among those a dataset asks for:
 
 - **grasp**: the gripper closes on a random particle, lifts and drags it
   (random displacement, height and yaw change) along two straight segments,
   releases it and retreats upward; the object falls and settles afterwards;
 - **push**: the open gripper descends beside the object and sweeps through it
   along a random line (offset from the centre, so the object also turns),
-  then lifts away.
+  then lifts away;
+- **drag** (only when asked for): the gripper closes on a random particle and
+  slides it over the table, at most 3 cm high, along two straight segments
+  within about a second, then releases and rises: the actions a planner that
+  rearranges objects on a table sends (``pgnd.planner``), which the lifted
+  grasps leave out.
 
 Each episode starts from a random initial shape (a random bend of the rope,
 a random yaw and offset of either object) that has settled on the table.
@@ -28,7 +33,8 @@ from sim.deformable_scene import FINGER_RADIUS, GRASP_RADIUS, TIMESTEP, Deformab
 DT = 0.1  # s per model step (anchor: 30 fps video, every 3rd frame)
 SUBSTEPS = round(DT / TIMESTEP)
 GRIPPER_DIM = 15  # centre 3, linear velocity 3, quaternion (w, x, y, z) 4, angular velocity 3, radius, openness
-ACTIONS = ("grasp", "push")
+ACTIONS = ("grasp", "push", "drag")
+DEFAULT_ACTIONS = ("grasp", "push")  # what the datasets were made with before drags existed
 SETTLE_S = 0.4  # s of physics before recording, so the initial shape rests on the table
 # Gripper centre height when pushing: the finger capsule reaches below the table, so its straight side
 # (not its round bottom, which would ride over a 1 cm rope) meets the object.
@@ -86,6 +92,30 @@ def grasp_keyframes(p: np.ndarray, rng: np.random.Generator, seconds: float) -> 
         Keyframe(t2, tuple(end), yaw0 + dyaw, False, contact=False),  # released at t2
         Keyframe(t3, tuple(end + np.array([0, 0, 0.12])), yaw0 + dyaw, False, contact=False),
         Keyframe(seconds, tuple(end + np.array([0, 0, 0.12])), yaw0 + dyaw, False, contact=False),
+    ]
+
+
+def drag_keyframes(p: np.ndarray, rng: np.random.Generator, seconds: float) -> list[Keyframe]:
+    """Close on ``p``, slide it over the table in two segments (low, about a second), release, rise."""
+    direction = rng.uniform(-np.pi, np.pi)
+    bend = rng.uniform(-0.8, 0.8)  # the second segment turns by this much
+    dist = rng.uniform(0.03, 0.25)
+    t1 = round(rng.uniform(0.3, 0.7), 1)
+    t2 = round(t1 + rng.uniform(0.3, 0.8), 1)
+    t3 = min(seconds, round(t2 + 0.5, 1))
+    u1 = np.array([np.cos(direction), np.sin(direction), 0.0])
+    u2 = np.array([np.cos(direction + bend), np.sin(direction + bend), 0.0])
+    share = rng.uniform(0.3, 0.7)
+    mid = p + share * dist * u1 + np.array([0.0, 0.0, rng.uniform(0.0, 0.03)])
+    end = mid + (1 - share) * dist * u2
+    end[2] = max(p[2], rng.uniform(0.005, 0.02))
+    yaw = rng.uniform(-np.pi, np.pi)
+    return [
+        Keyframe(0.0, tuple(p), yaw, True),
+        Keyframe(t1, tuple(mid), yaw, True),
+        Keyframe(t2, tuple(end), yaw, False, contact=False),  # released at t2
+        Keyframe(t3, tuple(end + np.array([0, 0, 0.1])), yaw, False, contact=False),
+        Keyframe(seconds, tuple(end + np.array([0, 0, 0.1])), yaw, False, contact=False),
     ]
 
 
@@ -149,8 +179,10 @@ def simulate_episode(
     rng: np.random.Generator,
     seconds: float = 5.0,
     render: RenderCfg | None = None,
+    actions: tuple[str, ...] = DEFAULT_ACTIONS,
 ) -> dict[str, np.ndarray]:
-    """One random episode; arrays: x [T+1, N, 3], gripper [T+1, 15], params [4], action (int), finite (bool).
+    """One random episode; arrays: x [T+1, N, 3], gripper [T+1, 15], params [4], action (int, index into
+    ``ACTIONS``), finite (bool). The kind is drawn among ``actions``.
 
     With ``render``, also every frame of every camera of its rig, exact (the sensor noise of
     ``render`` is added where frames are read, ``sim.deformable_cameras.add_sensor_noise``): rgb uint8
@@ -166,10 +198,12 @@ def simulate_episode(
     scene.displace(initial_offsets(category, scene.particles, rng))
     scene.step(round(SETTLE_S / TIMESTEP))
     steps = round(seconds / DT)
-    action = int(rng.integers(len(ACTIONS)))
+    action = ACTIONS.index(actions[int(rng.integers(len(actions)))])  # the default draws as before drags existed
     x0 = scene.particles
     if ACTIONS[action] == "grasp":
         keys = grasp_keyframes(x0[rng.integers(len(x0))], rng, seconds)
+    elif ACTIONS[action] == "drag":
+        keys = drag_keyframes(x0[rng.integers(len(x0))], rng, seconds)
     else:
         keys = push_keyframes(x0, rng, seconds)
     xs = np.zeros((steps + 1, scene.n, 3), np.float32)
