@@ -32,8 +32,9 @@ import torch
 import yaml
 
 from dynamics_stack.config import ConfigError, cfg_from_dict
+from sim.height_map import HeightMap
 from sim.platform import load_platform
-from sim.terrain import HeightMap, TerrainCfg, build_terrain
+from sim.terrain import TerrainCfg, build_terrain
 from sim.terrain_sim import TerrainSim
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios" / "nav"
@@ -193,6 +194,14 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     if scenario.tags:
         out["tags"] = list(scenario.tags)
     return out
+
+
+def scenario_path(name: str | Path) -> Path:
+    """A scenario name of sim/scenarios/nav/ (``flat_01``) or a file path (``my/scenario.yaml``)."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    return SCENARIO_DIR / f"{name}.yaml"
 
 
 def shipped_scenarios() -> list[Path]:
