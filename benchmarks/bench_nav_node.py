@@ -121,11 +121,10 @@ def main() -> int:
     from std_msgs.msg import String
 
     from dynamics_stack.ros.nav_convert import make_pose_stamped
-    from sim.ros_node import scenario_path
-    from sim.scenario import load_scenario
+    from sim.scenario import load_scenario, scenario_path
 
     scenario = load_scenario(scenario_path(args.scenario))
-    sim, _sim_log = _start("sim.ros_node", {"scenario": args.scenario})
+    sim, _sim_log = _start("sim.terrain_node", {"scenario": args.scenario})
     planner, planner_log = _start(
         "fdm_nav.node",
         {
