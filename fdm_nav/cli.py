@@ -13,8 +13,24 @@ import json
 import sys
 from pathlib import Path
 
+from dynamics_stack.cli_core import register_demo
+from dynamics_stack.params import register_node
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_demo("nav", "fdm_nav.demo:run_nav_demo", "FDM vs heuristic planner on shipped scenarios", default=True)
+    register_node(
+        "fdm_planner",
+        "fdm_nav.node_cfg:PlannerNodeCfg",
+        "config/navigation.yaml",
+        "Parameters of the fdm_planner node (fdm_nav/node.py) for the robot.",
+    )
+    register_node(
+        "terrain_sim",
+        "sim.terrain_node_cfg:TerrainSimNodeCfg",
+        "config/navigation_sim.yaml",
+        "Parameters of the terrain_sim node (sim/terrain_node.py), the simulated robot of launch/navigation_sim.launch.py.",
+    )
     nav = subparsers.add_parser("nav", help="navigation: terrain simulator datasets and scenario files")
     nav.set_defaults(group_parser=nav)
     sub = nav.add_subparsers(dest="command", metavar="COMMAND")

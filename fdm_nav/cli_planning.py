@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from dynamics_stack.config import ConfigError
+from dynamics_stack.paths import resolve_package_file
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "fdm_anymal_d.card.json"
+DEFAULT_MODEL = resolve_package_file("models/fdm_anymal_d.card.json")
 
 
 def register_planning_commands(sub: argparse._SubParsersAction) -> None:

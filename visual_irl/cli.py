@@ -14,9 +14,16 @@ import json
 from pathlib import Path
 
 from dynamics_stack.config import ConfigError
+from dynamics_stack.params import register_node
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_node(
+        "irl_reward",
+        "visual_irl.node_cfg:IrlRewardNodeCfg",
+        "config/irl_reward.yaml",
+        "Parameters of the irl_reward node (visual_irl/node.py).",
+    )
     irl = subparsers.add_parser("irl", help="reward from human demonstrations: keypoints, AIRL, retargeting")
     irl.set_defaults(group_parser=irl)
     sub = irl.add_subparsers(dest="command", metavar="COMMAND")
