@@ -5,7 +5,7 @@ it predicts for each of K candidate command sequences (T = 10 steps of 0.5 s)
 the poses the robot will reach and the probability that it has failed
 (collision, fall, stuck) by each step.
 
-Architecture (sizes from ``FdmCfg``; defaults are the anchor's, anchors/FDM.md):
+Architecture (sizes from ``FdmCfg``; defaults are the anchor's, Roth et al., RSS 2025; docs/references.md):
 
     proprio+state history --GRU(2x64)--> p (64) --Linear--> friction latent (4)
     height scan --CNN 32/64/128/256, k 7/3/3/3, s 1/2/2/2, maxpool--> s (512)

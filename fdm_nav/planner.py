@@ -50,7 +50,7 @@ from fdm_nav.se2 import integrate_body_velocities
 
 
 def default_mppi() -> MppiCfg:
-    """Anchor defaults (K = 1024, T = 10, one iteration) with smoothed noise and safe samples kept."""
+    """The paper's defaults (K = 1024, T = 10, one iteration) with smoothed noise and safe samples kept."""
     return MppiCfg(
         num_samples=1024,
         horizon=10,

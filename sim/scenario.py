@@ -1,7 +1,7 @@
 """Navigation scenario files (YAML): terrain, platform, start, goal, time limit.
 
 The same files feed the embedded simulator, the planner benchmark and the
-Isaac Sim runners. Format (every field required unless marked optional):
+terrain_sim node (Isaac Sim runners could read them too; none exists yet). Format (every field required unless marked optional):
 
     name: stairs_up_01
     platform: anymal_d                    # a file in sim/platforms/ (or a path)
@@ -70,7 +70,7 @@ class GoalCfg:
     y: float
     """y (m, map frame)."""
     tolerance: float = 0.5
-    """Success radius (m); 0.5 m as in the authors' evaluation (anchors/FDM.md)."""
+    """Success radius (m); 0.5 m as in the authors' evaluation (Roth et al., RSS 2025; docs/references.md)."""
 
     def __post_init__(self) -> None:
         _finite("goal", self.x, self.y, self.tolerance)

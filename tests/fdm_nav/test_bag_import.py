@@ -28,9 +28,9 @@ pytestmark = pytest.mark.timeout(240)
 
 def _write_sim_bag(path: Path, storage: str, seconds: float = 8.0, scenario: str = "rough_low_01"):
     """Step a simulator here and record what terrain_sim would publish; returns the truth at each physics step."""
-    from dynamics_stack.ros.bag import BagWriter
     from geometry_msgs.msg import Twist
 
+    from dynamics_stack.ros.bag import BagWriter
     from dynamics_stack.ros.nav_convert import grid_to_elevation_cloud, make_odometry
     from sim.scenario import SCENARIO_DIR, load_scenario, make_sim
 

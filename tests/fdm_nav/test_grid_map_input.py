@@ -1,6 +1,6 @@
 """The planner node's grid_map_msgs/GridMap input (elevation_mapping's output).
 
-grid_map_msgs has no wheel here (shared/ros/README.md), so the messages are built field
+grid_map_msgs has no wheel here (see docs/ros_nodes.md), so the messages are built field
 by field after its definition (GridMap: header, info, layers, basic_layers, data,
 outer_start_index, inner_start_index; GridMapInfo: resolution, length_x, length_y, pose)
 from real std_msgs / geometry_msgs parts. Cell positions are checked against grid_map's
