@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from dynamics_stack.cli_args import add_progress, add_seed, add_threads, apply_threads, show_progress
+from dynamics_stack import cli_args
 from dynamics_stack.cli_core import register_demo
 from dynamics_stack.params import register_node
 
@@ -48,13 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--terrains", nargs="+", default=None, help="terrain types (default: all); cycled over the shards")
     gen.add_argument("--shards-per-terrain", type=int, default=1, help="terrain seeds (shards) per terrain type")
     gen.add_argument("--platform", default="anymal_d", help="platform name in sim/platforms/ or a YAML path")
-    add_seed(gen, "terrains, spawns and commands (base seed)")
+    cli_args.add_seed(gen, "terrains, spawns and commands (base seed)")
     gen.add_argument("--terrain-size", type=float, default=30.0, help="edge of each shard's square map (m)")
     gen.add_argument("--difficulty", type=float, default=0.5, help="0..1 scale of random terrain parameters")
     gen.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     gen.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
-    add_threads(gen)
-    add_progress(gen)
+    cli_args.add_threads(gen)
+    cli_args.add_progress(gen)
     gen.set_defaults(func=_gen_data)
 
     info = sub.add_parser("data-info", help="print the summary of a dataset's manifest")
@@ -95,7 +95,7 @@ def _gen_data(args: argparse.Namespace) -> int:
     from sim.datagen import GenDataCfg, generate
     from sim.terrain import TERRAIN_TYPES
 
-    apply_threads(args)
+    cli_args.apply_threads(args)
 
     try:
         cfg = GenDataCfg(
@@ -111,7 +111,7 @@ def _gen_data(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(f"gen-data arguments: {exc}") from exc
-    manifest = generate(cfg, args.out, progress=show_progress(args), max_new_shards=args.max_shards)
+    manifest = generate(cfg, args.out, progress=cli_args.show_progress(args), max_new_shards=args.max_shards)
     print(json.dumps(_summary(manifest), indent=2))
     return 0
 

@@ -6,15 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dynamics_stack.cli_args import (
-    add_config,
-    add_progress,
-    add_seed,
-    add_threads,
-    apply_threads,
-    config_from_args,
-    show_progress,
-)
+from dynamics_stack import cli_args
 from dynamics_stack.config import ConfigError
 
 
@@ -27,15 +19,15 @@ def register_model_commands(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--data", type=Path, required=True, help="dataset folder (dynstack nav gen-data)")
     train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/fdm_anymal_d")
-    add_config(train, "TrainCfg fields (model sizes, loss weights, ...)")
+    cli_args.add_config(train, "TrainCfg fields (model sizes, loss weights, ...)")
     train.add_argument("--epochs", type=int, help="override TrainCfg.epochs")
     train.add_argument("--batch-size", type=int, help="override TrainCfg.batch_size")
     train.add_argument("--max-train-windows", type=int, help="override TrainCfg.max_train_windows")
-    add_seed(train, "initial weights, batch order and dropout (TrainCfg.seed)", default=None)
+    cli_args.add_seed(train, "initial weights, batch order and dropout (TrainCfg.seed)", default=None)
     train.add_argument("--proprio-only", action="store_true", help="ablation: no height scan")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
-    add_threads(train)
-    add_progress(train)
+    cli_args.add_threads(train)
+    cli_args.add_progress(train)
     train.set_defaults(func=_train)
 
     ev = sub.add_parser("eval-model", help="held-out metrics of an FDM vs the constant-velocity baseline, with plots")
@@ -47,15 +39,15 @@ def register_model_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--compare", action="append", default=[], metavar="NAME=CARD", help="also evaluate another model")
     ev.add_argument("--split", choices=("val", "all"), default="val", help="held-out terrain seeds or everything")
     ev.add_argument("--update-card", action="store_true", help="store the metrics in the model card")
-    add_progress(ev)
+    cli_args.add_progress(ev)
     ev.set_defaults(func=_eval_model)
 
 
 def _train(args: argparse.Namespace) -> int:
     from fdm_nav.train import TrainCfg, train
 
-    apply_threads(args)
-    cfg = config_from_args(
+    cli_args.apply_threads(args)
+    cfg = cli_args.config_from_args(
         TrainCfg,
         args,
         "nav train arguments",
@@ -65,7 +57,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         **{"model.use_height_scan": False if args.proprio_only else None},
     )
-    card = train(cfg, args.data, args.out, resume=args.resume, progress=show_progress(args))
+    card = train(cfg, args.data, args.out, resume=args.resume, progress=cli_args.show_progress(args))
     if card is not None:
         print(f"wrote {card.path}")
     return 0
@@ -77,7 +69,7 @@ def _eval_model(args: argparse.Namespace) -> int:
     from fdm_nav.data import load_windows
     from fdm_nav.evaluate import evaluate, json_safe, plot_error_vs_horizon, plot_trajectories, write_report
 
-    progress = show_progress(args)
+    progress = cli_args.show_progress(args)
     runtime = load_runtime(args.model, backend=args.backend)
     training = runtime.card.data.get("training", {})
     val_fraction = training.get("config", {}).get("val_fraction", 0.2)

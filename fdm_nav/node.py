@@ -55,6 +55,7 @@ from dynamics_stack.ros.nav_convert import (
 )
 from dynamics_stack.ros.node_params import declare_parameters, read_parameters
 from dynamics_stack.ros.spin import run_node
+from dynamics_stack.ros.stamps import now_sec
 from fdm_nav.control_cycle import ControlCycle, Decision, InputRefused
 from fdm_nav.markers import plan_path, rollout_markers
 from fdm_nav.node_cfg import PlannerNodeCfg
@@ -248,7 +249,7 @@ class PlannerNode(LifecycleNode):
     # ------------------------------------------------------------------ cycle
 
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return now_sec(self)
 
     def _on_timer(self) -> None:
         """The control-rate timer: a cycle unless odometry started one in the last period."""

@@ -13,15 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from dynamics_stack.cli_args import (
-    add_config,
-    add_progress,
-    add_seed,
-    add_threads,
-    apply_threads,
-    config_from_args,
-    show_progress,
-)
+from dynamics_stack import cli_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--shards", type=int, default=8, help="shard files")
     gen.add_argument("--episodes-per-shard", type=int, default=8, help="episodes per shard")
     gen.add_argument("--seconds", type=float, default=5.0, help="seconds per episode (multiple of 0.1)")
-    add_seed(gen, "object parameters, start shapes and gripper scripts (base seed)")
+    cli_args.add_seed(gen, "object parameters, start shapes and gripper scripts (base seed)")
     gen.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
-    add_progress(gen)
+    cli_args.add_progress(gen)
     gen.set_defaults(func=_gen_data)
 
     info = sub.add_parser("data-info", help="print the summary of a PGND dataset's manifest")
@@ -52,13 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train PGND (or the particle-only baseline) on a dataset")
     train.add_argument("--data", type=Path, required=True, help="dataset folder (dynstack manip gen-data)")
     train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/pgnd_rope")
-    add_config(train, "sections 'model' (PgndCfg) and 'train' (PgndTrainCfg); --set model.X=... / train.X=...")
+    cli_args.add_config(train, "sections 'model' (PgndCfg) and 'train' (PgndTrainCfg); --set model.X=... / train.X=...")
     train.add_argument("--iterations", type=int, help="override train.iterations")
-    add_seed(train, "initial weights and batches (train.seed)", default=None)
+    cli_args.add_seed(train, "initial weights and batches (train.seed)", default=None)
     train.add_argument("--particle-only", action="store_true", help="baseline: no grid (model.use_grid = false)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
-    add_threads(train)
-    add_progress(train)
+    cli_args.add_threads(train)
+    cli_args.add_progress(train)
     train.set_defaults(func=_train)
 
     ev = sub.add_parser("eval-model", help="MDE / Chamfer / EMD over 3 s on held-out episodes vs baselines")
@@ -74,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="val",
         help="val: the validation episodes of DIR; all: every episode (a separate test dataset, another seed)",
     )
-    add_threads(ev)
+    cli_args.add_threads(ev)
     ev.add_argument("--update-card", action="store_true", help="store each model's held-out metrics in its card")
     ev.set_defaults(func=_eval)
 
@@ -93,7 +85,7 @@ def _gen_data(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"dynstack manip gen-data: {exc}", file=sys.stderr)
         return 2
-    manifest = generate(cfg, args.out, progress=show_progress(args), max_new_shards=args.max_shards)
+    manifest = generate(cfg, args.out, progress=cli_args.show_progress(args), max_new_shards=args.max_shards)
     print(json.dumps({k: manifest[k] for k in ("category", "episodes", "complete", "last_run")}, indent=1))
     return 0
 
@@ -111,13 +103,13 @@ def _train(args: argparse.Namespace) -> int:
     from pgnd.model import PgndCfg
     from pgnd.train import PgndTrainCfg, train
 
-    apply_threads(args)
+    cli_args.apply_threads(args)
     use_grid = False if args.particle_only else None
-    model_cfg = config_from_args(PgndCfg, args, "manip train arguments", section="model", use_grid=use_grid)
-    cfg = config_from_args(
+    model_cfg = cli_args.config_from_args(PgndCfg, args, "manip train arguments", section="model", use_grid=use_grid)
+    cfg = cli_args.config_from_args(
         PgndTrainCfg, args, "manip train arguments", section="train", iterations=args.iterations, seed=args.seed
     )
-    card = train(model_cfg, cfg, args.data, args.out, resume=args.resume, progress=show_progress(args))
+    card = train(model_cfg, cfg, args.data, args.out, resume=args.resume, progress=cli_args.show_progress(args))
     print(f"wrote {card.path} (best validation loss {card.data['training']['best_val_loss']:.5f})")
     return 0
 
@@ -126,7 +118,7 @@ def _eval(args: argparse.Namespace) -> int:
     from dynamics_stack.atomic import atomic_write_json
     from pgnd.evaluate import evaluate
 
-    apply_threads(args)
+    cli_args.apply_threads(args)
     result = evaluate(
         args.model, args.data, val_fraction=args.val_fraction, split=args.split, horizon=args.horizon, plots=args.plots
     )

@@ -42,15 +42,7 @@ from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_path, atomic_write_json
 from dynamics_stack.config import ConfigError, cfg_to_dict
-from fdm_nav.observation import (
-    PROPRIO_DIM,
-    PROPRIO_FIELDS,
-    SAMPLE_PERIOD,
-    SAMPLES_PER_STEP,
-    SCAN_SHAPE,
-    STEP_DT,
-    HeightScanCfg,
-)
+from fdm_nav import observation as obs
 from sim.commands import CommandCfg, CommandGenerator
 from sim.dataset import FORMAT, MANIFEST, load_shard, manifest_rates, read_manifest, window_failure_counts
 from sim.platform import load_platform
@@ -85,7 +77,7 @@ class GenDataCfg:
     """Seconds a failed robot stays frozen before respawning (>= 5 s horizon + 0.5 s)."""
     border_margin: float = 1.5
     """Robots closer than this to the map border (m) are respawned (not a failure)."""
-    scan: HeightScanCfg = field(default_factory=lambda: HeightScanCfg(noise_std=0.01, dropout=0.01))
+    scan: obs.HeightScanCfg = field(default_factory=lambda: obs.HeightScanCfg(noise_std=0.01, dropout=0.01))
     """Height scan noise."""
     commands: CommandCfg = field(default_factory=CommandCfg)
     """Command generator."""
@@ -95,7 +87,7 @@ class GenDataCfg:
     def __post_init__(self) -> None:
         if self.robots < 1:
             raise ValueError(f"robots must be >= 1, got {self.robots}")
-        holds = self.seconds / STEP_DT
+        holds = self.seconds / obs.STEP_DT
         if not (self.seconds >= 6.0 and abs(holds - round(holds)) < 1e-9):
             raise ValueError(f"seconds must be a multiple of 0.5 and >= 6 (one window needs 5.5 s), got {self.seconds}")
         bad = [t for t in self.terrains if t not in TERRAIN_TYPES]
@@ -154,19 +146,19 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
     gen = CommandGenerator(cfg.commands, R, (x0 + m, x1 - m, y0 + m, y1 - m), dev, seed=plan["sim_seed"] + 1)
     sim.reset(sim.sample_free_poses(R, margin=m))
 
-    holds = round(cfg.seconds / STEP_DT)
-    steps_per_hold = round(STEP_DT / PHYSICS_DT)
-    T20 = SAMPLES_PER_STEP * holds + 1
+    holds = round(cfg.seconds / obs.STEP_DT)
+    steps_per_hold = round(obs.STEP_DT / PHYSICS_DT)
+    T20 = obs.SAMPLES_PER_STEP * holds + 1
     # 20 Hz sample m (1..9) inside a hold is the state after physics step floor(m * 2.5): a
     # zero-order hold of the 50 Hz stream, as a 20 Hz consumer of it would see.
-    sample_after = {math.floor(mm * SAMPLE_PERIOD / PHYSICS_DT + 1e-9): mm for mm in range(1, SAMPLES_PER_STEP)}
-    proprio = torch.zeros(R, T20, PROPRIO_DIM, device=dev)
+    sample_after = {math.floor(mm * obs.SAMPLE_PERIOD / PHYSICS_DT + 1e-9): mm for mm in range(1, obs.SAMPLES_PER_STEP)}
+    proprio = torch.zeros(R, T20, obs.PROPRIO_DIM, device=dev)
     pose = torch.zeros(R, T20, 3, device=dev)
     failed = torch.zeros(R, T20, dtype=torch.uint8, device=dev)
     cause = torch.zeros(R, T20, dtype=torch.int8, device=dev)
     energy = torch.zeros(R, T20, device=dev)
     episode = torch.zeros(R, T20, dtype=torch.int32, device=dev)
-    scan = torch.zeros(R, holds + 1, *SCAN_SHAPE, dtype=torch.float16, device=dev)
+    scan = torch.zeros(R, holds + 1, *obs.SCAN_SHAPE, dtype=torch.float16, device=dev)
     command = torch.zeros(R, holds, 3, device=dev)
     ep = torch.zeros(R, dtype=torch.int32, device=dev)
     frozen_for = torch.zeros(R, device=dev)
@@ -191,7 +183,7 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
                 gen.reset(ids)
                 ep[ids] += 1
                 frozen_for[ids] = 0.0
-        record(SAMPLES_PER_STEP * j)
+        record(obs.SAMPLES_PER_STEP * j)
         scan[:, j] = sim.height_scan().to(torch.float16)
         if j == holds:
             break
@@ -200,8 +192,8 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
         for s in range(1, steps_per_hold + 1):
             sim.step(cmd)
             if s in sample_after:
-                record(SAMPLES_PER_STEP * j + sample_after[s])
-        frozen_for = torch.where(sim.failed, frozen_for + STEP_DT, frozen_for)
+                record(obs.SAMPLES_PER_STEP * j + sample_after[s])
+        frozen_for = torch.where(sim.failed, frozen_for + obs.STEP_DT, frozen_for)
         if progress is not None:
             progress.update(1)
     out = {
@@ -288,7 +280,7 @@ def _manifest(cfg: GenDataCfg, shards: list[dict[str, Any]]) -> dict[str, Any]:
         "platform": cfg_to_dict(platform),
         "terrain_types": list(TERRAIN_TYPES),
         "failure_causes": list(FAILURE_CAUSES),
-        "proprio_fields": list(PROPRIO_FIELDS),
+        "proprio_fields": list(obs.PROPRIO_FIELDS),
         "rates": manifest_rates(PHYSICS_DT),
         "shards": shards,
         **_summary(cfg, shards),
@@ -338,7 +330,7 @@ def generate(
     if max_new_shards is not None:
         todo = todo[: max(0, max_new_shards)]
     atomic_write_json(out / MANIFEST, _manifest(cfg, list(shards.values())))
-    holds = round(cfg.seconds / STEP_DT)
+    holds = round(cfg.seconds / obs.STEP_DT)
     bar = tqdm(total=len(todo) * holds, unit="hold", desc="nav gen-data", disable=not progress, smoothing=0.1)
     t_start = time.perf_counter()
     with bar:

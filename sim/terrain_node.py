@@ -56,6 +56,7 @@ from dynamics_stack.ros.nav_convert import (
 )
 from dynamics_stack.ros.node_params import declare_parameters, read_parameters
 from dynamics_stack.ros.spin import run_node
+from dynamics_stack.ros.stamps import now_sec
 from sim.platform import load_platform
 from sim.route import route_or_line
 from sim.scenario import load_scenario, make_sim, scenario_path
@@ -103,7 +104,7 @@ class TerrainSimNode(Node):
         self.next_map_t = 0.0
         self.goal_sent = False
         self.wall0 = time.monotonic()
-        self.stamp0 = self.get_clock().now().nanoseconds * 1e-9
+        self.stamp0 = now_sec(self)
         self.timer = self.create_timer(self.sim.dt / cfg.real_time_factor, self._step)
         self._publish_outputs(force_map=True)
         self.get_logger().info(
@@ -114,7 +115,7 @@ class TerrainSimNode(Node):
 
     def stamp(self) -> float:
         """Stamp of what is published now: simulated time with /clock, the node's clock otherwise."""
-        return self.sim.time if self.use_sim_time_stamps else self.get_clock().now().nanoseconds * 1e-9
+        return self.sim.time if self.use_sim_time_stamps else now_sec(self)
 
     def _record(self, topic: str, msg: Any) -> None:
         if self.bag is not None:

@@ -15,15 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dynamics_stack.cli_args import (
-    add_config,
-    add_progress,
-    add_seed,
-    add_threads,
-    apply_threads,
-    config_from_args,
-    show_progress,
-)
+from dynamics_stack import cli_args
 from dynamics_stack.config import ConfigError
 from dynamics_stack.params import register_node
 
@@ -50,9 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--suboptimal", type=int, default=0)
     gen.add_argument("--failed", type=int, default=0)
     gen.add_argument("--people", type=int, default=8, help="different demonstrators (body size, swivel, speed)")
-    add_seed(gen, "demonstrators, onions and noise")
+    cli_args.add_seed(gen, "demonstrators, onions and noise")
     gen.add_argument("--format", choices=("npz", "json"), default="npz")
-    add_progress(gen)
+    cli_args.add_progress(gen)
     gen.set_defaults(func=_gen_demos)
 
     train = sub.add_parser(
@@ -64,13 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data", "--demos", type=Path, required=True, help="folder of keypoint files (gen-data or recorded)"
     )
     train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/irl_reward")
-    add_config(train, "IrlTrainCfg fields")
+    cli_args.add_config(train, "IrlTrainCfg fields")
     train.add_argument("--iterations", type=int, help="override IrlTrainCfg.iterations")
-    add_seed(train, "the AIRL run (IrlTrainCfg.seed; member k uses seed + k)", default=None)
+    cli_args.add_seed(train, "the AIRL run (IrlTrainCfg.seed; member k uses seed + k)", default=None)
     train.add_argument("--members", type=int, help="override IrlTrainCfg.members (1: a single AIRL run)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
-    add_threads(train)
-    add_progress(train)
+    cli_args.add_threads(train)
+    cli_args.add_progress(train)
     train.set_defaults(func=_train)
 
     ev = sub.add_parser(
@@ -96,10 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--episodes", type=int, default=500, help="evaluation episodes per condition")
     ev.add_argument("--skip-policy", action="store_true", help="only the return-vs-score part")
-    add_seed(ev, "BC, PPO and the evaluation episodes")
-    add_threads(ev)
+    cli_args.add_seed(ev, "BC, PPO and the evaluation episodes")
+    cli_args.add_threads(ev)
     ev.add_argument("--update-card", action="store_true", help="store the headline metrics in the model card")
-    add_progress(ev)
+    cli_args.add_progress(ev)
     ev.set_defaults(func=_eval)
 
     rt = sub.add_parser("retarget", help="map demonstrations onto a cobot; joint trajectories, metrics, plot")
@@ -143,7 +135,9 @@ def _gen_demos(args: argparse.Namespace) -> int:
     counts = {"good": args.good, "suboptimal": args.suboptimal, "failed": args.failed}
     if min(counts.values()) < 0 or sum(counts.values()) == 0 or args.people < 1:
         raise ConfigError("gen-demos: counts must be >= 0 with at least one demo, and --people >= 1")
-    demos = generate_set(DemoGenCfg(), counts, seed=args.seed, people=args.people, progress=show_progress(args))
+    demos = generate_set(
+        DemoGenCfg(), counts, seed=args.seed, people=args.people, progress=cli_args.show_progress(args)
+    )
     index = []
     for i, demo in enumerate(demos):
         path = save_demo(demo, args.out / f"demo_{i:04d}.{args.format}")
@@ -157,11 +151,11 @@ def _gen_demos(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from visual_irl.airl import IrlTrainCfg, train_airl
 
-    apply_threads(args)
+    cli_args.apply_threads(args)
     fields = {"iterations": args.iterations, "seed": args.seed, "members": args.members}
-    cfg = config_from_args(IrlTrainCfg, args, "irl train arguments", **fields)
+    cfg = cli_args.config_from_args(IrlTrainCfg, args, "irl train arguments", **fields)
     demos = load_folder(args.data, quality="good")
-    _, _, card = train_airl(cfg, demos, args.out, resume=args.resume, progress=show_progress(args))
+    _, _, card = train_airl(cfg, demos, args.out, resume=args.resume, progress=cli_args.show_progress(args))
     print(f"wrote {card.path}")
     return 0
 
@@ -175,7 +169,7 @@ def _eval(args: argparse.Namespace) -> int:
     from visual_irl.evaluate import demo_state_tensors, plot_rewards, policy_comparison, return_vs_score
     from visual_irl.task import SortingTaskCfg
 
-    apply_threads(args)
+    cli_args.apply_threads(args)
     runtime = load_runtime(args.model, backend="torch")
     card = runtime.card
     training = card.data.get("training", {})
@@ -203,7 +197,7 @@ def _eval(args: argparse.Namespace) -> int:
             episodes=args.episodes,
             action_noise=tuple(args.action_noise),
             seed=args.seed,
-            progress=show_progress(args),
+            progress=cli_args.show_progress(args),
             airl_policy=_airl_policy(card, expert, task),
         )
     plots = plot_rewards(reward, test, test_states, task, ranking, args.plots or args.json.parent)

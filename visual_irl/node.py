@@ -48,10 +48,7 @@ from dynamics_stack.ros.spin import run_node
 from dynamics_stack.ros.stamps import stamp_to_sec
 from visual_irl.markers import skeleton_markers
 from visual_irl.node_cfg import IrlRewardNodeCfg
-from visual_irl.reward_cycle import FrameResult, RewardCycle
-
-KEYPOINT_FIELDS = ("x", "y", "z", "confidence")
-OBJECT_FIELDS = ("x", "y", "z", "blemished")
+from visual_irl.reward_cycle import KEYPOINT_FIELDS, OBJECT_FIELDS, FrameResult, RewardCycle
 
 
 class IrlRewardNode(LifecycleNode):

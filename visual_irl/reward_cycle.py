@@ -24,6 +24,8 @@ from visual_irl.features import NEEDED, frame_states
 from visual_irl.node_cfg import IrlRewardNodeCfg
 
 COCO_POINTS = 17
+KEYPOINT_FIELDS = ("x", "y", "z", "confidence")  # PointCloud2 fields of the keypoints topic, COCO-17 order
+OBJECT_FIELDS = ("x", "y", "z", "blemished")  # PointCloud2 fields of the objects topic, the onion first
 
 
 @dataclass(frozen=True)

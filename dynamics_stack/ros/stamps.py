@@ -18,3 +18,8 @@ def sec_to_parts(t: float) -> tuple[int, int]:
     """(sec, nanosec) of ``t`` seconds: whole seconds rounded down, nanoseconds rounded and kept below 1e9."""
     sec = math.floor(t)
     return int(sec), min(round((t - sec) * 1e9), 999_999_999)
+
+
+def now_sec(node: Any) -> float:
+    """The node's clock now (ROS time, or simulated time under use_sim_time), in seconds."""
+    return node.get_clock().now().nanoseconds * 1e-9

@@ -34,7 +34,7 @@ ALLOWED = {
 
 
 def _layer(module: str) -> str:
-    if module == CONTRACT:
+    if module == CONTRACT or module.startswith(CONTRACT + "."):
         return CONTRACT
     return module.split(".")[0]
 
@@ -46,7 +46,7 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # a name or a submodule
     return {n for n in names if n.split(".")[0] in PACKAGES}
 
 
