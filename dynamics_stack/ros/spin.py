@@ -58,7 +58,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> No
     does not exist) prints one line and exits with status 2, no traceback.
     """
     stop = init_with_stop_flag(args)
-    node = None
+    node = executor = None
     try:
         node = make_node()
         autostart = node.has_parameter("autostart") and node.get_parameter("autostart").value
@@ -81,5 +81,8 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> No
             on_exit = getattr(node, "on_exit", None)
             if on_exit is not None:
                 on_exit()
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
+        if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
