@@ -47,8 +47,14 @@ setup(
         "console_scripts": [
             "dynstack = dynamics_stack.cli:main",
             "fdm_planner = fdm_nav.node:main",
-            "terrain_sim = sim.ros_node:main",
+            "terrain_sim = sim.terrain_node:main",
             "irl_reward = visual_irl.node:main",
+        ],
+        # Command groups of `dynstack` (dynamics_stack/cli.py): name = module:register.
+        "dynstack.commands": [
+            "nav = fdm_nav.cli:register",
+            "manip = pgnd.cli:register",
+            "irl = visual_irl.cli:register",
         ],
     },
 )

@@ -20,9 +20,9 @@ import torch
 from timing import time_calls  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dynamics_stack.atomic import atomic_write_json
+from dynamics_stack.paths import resolve_package_file
 from dynamics_stack.runtime import load_runtime
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "fdm.json"
 
 
@@ -63,7 +63,7 @@ def bench_backend(card: Path, backend: str, device: str, ks: list[int], reps: in
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "fdm_anymal_d.card.json")
+    parser.add_argument("--model", type=Path, default=resolve_package_file("models/fdm_anymal_d.card.json"))
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--ks", type=int, nargs="+", default=[256, 1024, 4096])

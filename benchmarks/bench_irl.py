@@ -26,6 +26,7 @@ import torch
 from timing import time_calls  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dynamics_stack.atomic import atomic_write_json
+from dynamics_stack.paths import resolve_package_file
 from dynamics_stack.runtime import load_runtime
 from visual_irl.camera import CameraCfg
 from visual_irl.demos import DemoGenCfg, generate_demo
@@ -33,7 +34,6 @@ from visual_irl.features import frame_states
 from visual_irl.retarget import Retargeter
 from visual_irl.robots import load_robot
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "irl.json"
 
 
@@ -43,7 +43,7 @@ def stats(samples: list[float]) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", type=Path, default=ROOT / "models" / "irl_reward.card.json")
+    ap.add_argument("--model", type=Path, default=resolve_package_file("models/irl_reward.card.json"))
     ap.add_argument("--reps", type=int, default=300, help="timed frames per measurement")
     ap.add_argument("--threads", type=int, default=1, help="torch and ORT intra-op threads")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="also time torch on CUDA")

@@ -37,7 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from dynamics_stack.paths import PACKAGE_ROOT, resolve_package_file
+
+ROOT = PACKAGE_ROOT  # the nodes run from the source checkout
 RESULTS = Path(__file__).with_name("results") / "nav_node.json"
 
 
@@ -78,7 +80,9 @@ def _planner_loop(args) -> dict:
         torch.set_num_threads(args.threads)
     cfg = PlannerCfg()
     cfg = dataclasses.replace(cfg, mppi=dataclasses.replace(cfg.mppi, num_samples=args.samples))
-    runtime = load_runtime(ROOT / "models" / "fdm_anymal_d.card.json", backend=args.backend, device=args.device)
+    runtime = load_runtime(
+        resolve_package_file("models/fdm_anymal_d.card.json"), backend=args.backend, device=args.device
+    )
     planner = FdmPlanner(runtime, cfg, args.device)
     proprio, state = torch.zeros(10, 16), torch.zeros(10, 6)
     state[:, 3] = 1.0  # cos(yaw) of a robot standing still
@@ -121,11 +125,10 @@ def main() -> int:
     from std_msgs.msg import String
 
     from dynamics_stack.ros.nav_convert import make_pose_stamped
-    from sim.ros_node import scenario_path
-    from sim.scenario import load_scenario
+    from sim.scenario import load_scenario, scenario_path
 
     scenario = load_scenario(scenario_path(args.scenario))
-    sim, _sim_log = _start("sim.ros_node", {"scenario": args.scenario})
+    sim, _sim_log = _start("sim.terrain_node", {"scenario": args.scenario})
     planner, planner_log = _start(
         "fdm_nav.node",
         {

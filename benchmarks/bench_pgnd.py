@@ -36,10 +36,11 @@ from timing import time_calls  # benchmarks/timing.py (the script's folder is on
 from dynamics_stack.atomic import atomic_write_json
 from dynamics_stack.checkpoint import load_card
 from dynamics_stack.config import cfg_from_dict, cfg_to_dict
+from dynamics_stack.paths import PACKAGE_ROOT, resolve_package_file
 from dynamics_stack.runtime import OnnxRuntime, save_model
 from pgnd.model import Pgnd, PgndCfg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PACKAGE_ROOT  # the source checkout
 RESULTS = Path(__file__).with_name("results") / "pgnd.json"
 
 
@@ -110,7 +111,7 @@ def bench_sim(episodes: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "pgnd_rope.card.json")
+    parser.add_argument("--model", type=Path, default=resolve_package_file("models/pgnd_rope.card.json"))
     parser.add_argument("--particles", type=int, default=1000)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--reps", type=int, default=10)

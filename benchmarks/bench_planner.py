@@ -26,12 +26,12 @@ import torch
 from timing import time_calls  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dynamics_stack.atomic import atomic_write_json
+from dynamics_stack.paths import resolve_package_file
 from dynamics_stack.runtime import load_runtime
 from fdm_nav.model import _gru_step
 from fdm_nav.planner import FdmPlanner, PlannerCfg
 from fdm_nav.se2 import twist_displacement
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "planner.json"
 
 
@@ -143,7 +143,7 @@ def theirs(card: Path, K: int, cycles: int, device: str = "cpu", driver: str = "
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "fdm_anymal_d.card.json")
+    parser.add_argument("--model", type=Path, default=resolve_package_file("models/fdm_anymal_d.card.json"))
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--ks", type=int, nargs="+", default=[512, 1024, 2048])

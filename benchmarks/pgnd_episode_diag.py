@@ -1,4 +1,4 @@
-"""Where PGND wins or loses against the baselines, episode by episode (the diagnosis in README "Manipulation I").
+"""Where PGND wins or loses against the baselines, episode by episode (the diagnosis in docs/experiments/pgnd.md).
 
     .venv/bin/python benchmarks/pgnd_episode_diag.py --data out/pgnd_data/cloth_test --split all \
         --model models/pgnd_cloth.card.json --model models/pgnd_cloth_particle_only.card.json

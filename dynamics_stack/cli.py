@@ -1,9 +1,12 @@
-"""The one ``dynstack`` command: subcommand groups contributed by the packages.
+"""The one ``dynstack`` command: core commands and the groups the packages contribute.
 
-Each group lives in its package (``fdm_nav.cli``, ``pgnd.cli``, ...) and
-exposes ``register(subparsers)``, which adds its commands with a ``func``
-default taking the parsed arguments and returning an exit code. Groups are
-imported only when their package is present, so the core runs alone.
+The core commands (``demo``, ``model``, ``export``, ``params``) are in
+``dynamics_stack.cli_core``. Each package's group (``nav``, ``manip``, ``irl``)
+lives in the package and is listed in setup.py under the entry-point group
+``dynstack.commands`` as ``name = package.cli:register``; ``register(subparsers)``
+adds its commands with a ``func`` default taking the parsed arguments and
+returning an exit code, and may add a demo or a node's parameters to the core's
+registries. The core names no package: a group whose package is missing is skipped.
 
 Errors a user can fix (bad file, bad config, bad model) print one line naming
 the problem and exit with status 2; anything else is a bug and keeps its
@@ -13,23 +16,15 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
-from dynamics_stack import __version__
+from dynamics_stack import __version__, cli_core
 from dynamics_stack.checkpoint import ModelFileError
 from dynamics_stack.config import ConfigError
 
-# Group name -> module with register(subparsers). Core groups first, then the packages'.
-GROUPS: dict[str, str] = {
-    "demo": "dynamics_stack.cli_core",
-    "model": "dynamics_stack.cli_core",
-    "export": "dynamics_stack.cli_core",
-    "nav": "fdm_nav.cli",
-    "manip": "pgnd.cli",
-    "irl": "visual_irl.cli",
-}
+GROUP_ENTRY_POINTS = "dynstack.commands"
 
 USER_ERRORS = (ConfigError, ModelFileError, FileNotFoundError, NotADirectoryError)
 
@@ -41,18 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dynstack {__version__}")
     subparsers = parser.add_subparsers(dest="group", metavar="COMMAND")
-    seen = set()
-    for module_name in GROUPS.values():
-        if module_name in seen:
-            continue
-        seen.add(module_name)
+    cli_core.register(subparsers)
+    for entry in entry_points(group=GROUP_ENTRY_POINTS):
         try:
-            module = importlib.import_module(module_name)
+            register = entry.load()
         except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that package has no CLI yet
+            if exc.name and entry.value.startswith(exc.name):
+                continue  # that package is not installed
             raise
-        module.register(subparsers)
+        register(subparsers)
     return parser
 
 

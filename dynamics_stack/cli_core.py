@@ -1,9 +1,18 @@
-"""Core ``dynstack`` commands: ``demo``, ``model verify|info``, ``export onnx``."""
+"""Core ``dynstack`` commands: ``demo``, ``model verify|info``, ``export onnx``, ``params``.
+
+``demo`` runs one of the registered demos: the core's own (``unicycle``, the
+MPPI engine alone) and whatever the packages add with ``register_demo`` (the
+navigation package adds ``nav`` and makes it the default). ``params`` prints
+or writes the nodes' parameter files and docs tables (``dynamics_stack.params``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +21,32 @@ from dynamics_stack.checkpoint import load_card, write_card
 from dynamics_stack.runtime import OnnxRuntime, TorchRuntime, export_onnx, graph_io
 
 
+@dataclass(frozen=True)
+class Demo:
+    """A runnable demo: ``target`` is ``"module:function"``, the function takes the output folder, returns an exit code."""
+
+    target: str
+    help: str
+
+
+DEMOS: dict[str, Demo] = {"unicycle": Demo("dynamics_stack.examples.demo_unicycle:run_demo", "the MPPI engine alone")}
+_DEFAULT_DEMO = ["unicycle"]
+
+
+def register_demo(name: str, target: str, help: str, default: bool = False) -> None:
+    """Add a demo to ``dynstack demo --example``; ``default`` makes it what ``dynstack demo`` (and ``make demo``) runs."""
+    DEMOS[name] = Demo(target, help)
+    if default:
+        _DEFAULT_DEMO[0] = name
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="run the main demo on the embedded simulators")
     demo.add_argument(
         "--example",
-        choices=("nav", "unicycle"),
-        default="nav",
-        help="nav: FDM vs heuristic planner on shipped scenarios (default); unicycle: the MPPI engine alone",
+        choices=DEMOS,  # read when parsing, after the packages registered theirs
+        default=None,
+        help="which demo: %(choices)s (default: the navigation demo when installed)",
     )
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for pictures and JSON")
     demo.set_defaults(func=_demo)
@@ -41,15 +69,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     onnx.add_argument("card", type=Path)
     onnx.set_defaults(func=_export_onnx)
 
+    params = subparsers.add_parser(
+        "params",
+        help="ROS parameters of the nodes: print a node's YAML or docs table, or rewrite the generated files",
+        description="Generated from each node's config dataclass: config/*.yaml and the tables of docs/ros_nodes.md. "
+        "Without arguments: the list of nodes.",
+    )
+    params.add_argument("node", nargs="?", help="node name, e.g. fdm_planner")
+    out = params.add_mutually_exclusive_group()
+    out.add_argument("--yaml", action="store_true", help="print the node's parameter file (the default)")
+    out.add_argument("--markdown", action="store_true", help="print the node's docs table")
+    out.add_argument("--write", action="store_true", help="rewrite every generated file in the source checkout")
+    out.add_argument("--check", action="store_true", help="exit 1 if a generated file differs from its dataclass")
+    params.set_defaults(func=_params)
+
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.example == "nav":
-        from fdm_nav.demo import run_nav_demo
+    demo = DEMOS[args.example or _DEFAULT_DEMO[0]]
+    module, _, function = demo.target.partition(":")
+    return getattr(importlib.import_module(module), function)(args.out)
 
-        return run_nav_demo(args.out)
-    from dynamics_stack.examples.demo_unicycle import run_demo
 
-    return run_demo(args.out)
+def _params(args: argparse.Namespace) -> int:
+    from dynamics_stack.config import ConfigError
+    from dynamics_stack.params import NODES, parameters_markdown, parameters_yaml, stale_files
+    from dynamics_stack.paths import PACKAGE_ROOT
+
+    if args.write or args.check:
+        from dynamics_stack.params import generated_files
+
+        if args.check:
+            stale = stale_files(PACKAGE_ROOT)
+            for path in stale:
+                print(f"out of date: {path.relative_to(PACKAGE_ROOT)} (run dynstack params --write)", file=sys.stderr)
+            return 1 if stale else 0
+        for path, text in generated_files(PACKAGE_ROOT).items():
+            if not path.is_file() or path.read_text() != text:
+                path.write_text(text)
+                print(f"wrote {path.relative_to(PACKAGE_ROOT)}")
+        return 0
+    if args.node is None:
+        for spec in NODES.values():
+            print(f"{spec.node:<16} {spec.cfg:<44} {spec.yaml_file}")
+        return 0
+    if args.node not in NODES:
+        raise ConfigError(f"params: no node {args.node!r}; known: {', '.join(NODES)}")
+    spec = NODES[args.node]
+    text = parameters_markdown(spec) + "\n" if args.markdown else parameters_yaml(spec)
+    sys.stdout.write(text)
+    return 0
 
 
 def _model_info(args: argparse.Namespace) -> int:

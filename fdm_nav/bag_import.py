@@ -42,13 +42,24 @@ import torch
 
 from dynamics_stack.atomic import atomic_path, atomic_write_json
 from dynamics_stack.config import ConfigError, cfg_to_dict
+from dynamics_stack.ros.bag import open_bag, typestore
 from fdm_nav.node_inputs import gravity_in_body, grid_height_map
-from sim.dataset import FORMAT, HISTORY, HORIZON, MANIFEST, SUB, window_failure_counts
+from fdm_nav.observation import (
+    GRAVITY,
+    HISTORY,
+    HORIZON,
+    PROPRIO_DIM,
+    PROPRIO_FIELDS,
+    SAMPLE_PERIOD,
+    SAMPLES_PER_STEP,
+    SCAN_SHAPE,
+    STEP_DT,
+    height_scan,
+)
+from sim.dataset import FORMAT, MANIFEST, manifest_rates, window_failure_counts
 from sim.platform import load_platform
-from sim.sensors import PROPRIO_DIM, PROPRIO_FIELDS, height_scan
-from sim.terrain_sim import FAILURE_CAUSES, GRAVITY, PHYSICS_DT
+from sim.terrain_sim import FAILURE_CAUSES, PHYSICS_DT
 
-SAMPLE = 0.05  # s, 20 Hz (sim/README.md)
 TERRAIN = "recorded"  # terrain type of imported data
 
 
@@ -86,43 +97,15 @@ class BagImportCfg:
                 raise ValueError(f"{name} must be finite and > 0, got {value}")
 
 
-def _open(bag: Path):
-    from rosbags.rosbag2 import Reader, ReaderError
-
-    if not bag.exists():
-        raise BagImportError(f"{bag}: no such bag (a rosbag2 folder)")
-    if bag.is_dir() and not (bag / "metadata.yaml").is_file():
-        raise BagImportError(
-            f"{bag}: no metadata.yaml — the recording did not finish (truncated bag) or this is not a rosbag2 folder"
-        )
-    try:
-        reader = Reader(bag)
-        reader.open()
-    except (ReaderError, OSError, ValueError, KeyError) as exc:
-        raise BagImportError(f"{bag}: cannot open the bag (truncated or corrupt?): {exc}") from exc
-    return reader
-
-
-def _twist(msg) -> np.ndarray:
-    from dynamics_stack.ros.nav_convert import MessageError
-
-    twist = msg.twist if hasattr(msg, "twist") else msg
-    arr = np.array([twist.linear.x, twist.linear.y, twist.angular.z], dtype=np.float64)
-    if not np.isfinite(arr).all() or np.abs(arr).max() > 100:
-        raise MessageError(f"command has unusable values {arr.tolist()}")
-    return arr
-
-
 def read_bag(bag: str | Path, cfg: BagImportCfg) -> dict[str, Any]:
     """Every usable message of the four topics as arrays (times in s), plus drop counts."""
     from rosbags.rosbag2 import ReaderError
-    from rosbags.typesys import Stores, get_typestore
 
-    from dynamics_stack.ros.nav_convert import MessageError, elevation_cloud_to_grid, odometry_to_sample
+    from dynamics_stack.ros.nav_convert import MessageError, elevation_cloud_to_grid, odometry_to_sample, twist_to_array
 
     bag = Path(bag)
-    reader = _open(bag)
-    typestore = get_typestore(Stores.ROS2_JAZZY)
+    reader = open_bag(bag, BagImportError)
+    store = typestore()
     try:
         topics = {c.topic: c for c in reader.connections}
         need = (cfg.odometry_topic, cfg.map_topic, cfg.cmd_topic)
@@ -136,13 +119,13 @@ def read_bag(bag: str | Path, cfg: BagImportCfg) -> dict[str, Any]:
             for conn, t_ns, raw in reader.messages(connections=wanted):
                 t = t_ns * 1e-9
                 try:
-                    msg = typestore.deserialize_cdr(raw, conn.msgtype)
+                    msg = store.deserialize_cdr(raw, conn.msgtype)
                     if conn.topic == cfg.odometry_topic:
                         odom.append((t, odometry_to_sample(msg)))
                     elif conn.topic == cfg.map_topic:
                         maps.append((t, elevation_cloud_to_grid(msg, cfg.map_resolution)))
                     elif conn.topic == cfg.cmd_topic:
-                        cmds.append((t, _twist(msg)))
+                        cmds.append((t, twist_to_array(msg, conn.topic)))
                     else:
                         data = json.loads(msg.data)
                         status.append((t, bool(data["failed"]), FAILURE_CAUSES.index(data.get("cause", "none"))))
@@ -168,14 +151,16 @@ def bag_to_arrays(data: dict[str, Any], cfg: BagImportCfg, bag: str = "bag") -> 
     t_odom = t_odom[order]
     t_map = np.array([t for t, _ in data["maps"]])
     t0, t_end = max(t_odom[0], t_map.min()), t_odom[-1]
-    holds = math.floor((t_end - t0) / (SUB * SAMPLE) + 1e-9)
+    holds = math.floor((t_end - t0) / (SAMPLES_PER_STEP * SAMPLE_PERIOD) + 1e-9)
     need = HORIZON + 1  # one window: 0.45 s history before t0 = 0.5 s, plus 5 s ahead
     if holds < need:
         raise BagImportError(
-            f"{bag}: {max(0.0, t_end - t0):.1f} s of odometry with a map; one training window needs {need * 0.5:.1f} s"
+            f"{bag}: {max(0.0, t_end - t0):.1f} s of odometry with a map; one training window needs {need * STEP_DT:.1f} s"
         )
-    T20 = SUB * holds + 1
-    ts = t0 + SAMPLE * np.arange(T20) + 1e-6  # 1 us: a message stamped at the sample time counts (float rounding)
+    T20 = SAMPLES_PER_STEP * holds + 1
+    ts = (
+        t0 + SAMPLE_PERIOD * np.arange(T20) + 1e-6
+    )  # 1 us: a message stamped at the sample time counts (float rounding)
     io = np.searchsorted(t_odom, ts, side="right") - 1  # [T20] latest odometry at each sample
     im = np.searchsorted(np.sort(t_map), ts, side="right") - 1
     maps = [data["maps"][i][1] for i in np.argsort(t_map, kind="stable")]
@@ -224,14 +209,14 @@ def bag_to_arrays(data: dict[str, Any], cfg: BagImportCfg, bag: str = "bag") -> 
         proprio[k] = np.concatenate([o.linear, o.angular, gravity_in_body(o.quaternion), cmd[k], prev[k], [base_h]])
         pose[k] = o.pose2d
         energy[k] = energy_all[max(io[k], 0)]
-    scan = np.zeros((holds + 1, 60, 46), np.float16)
+    scan = np.zeros((holds + 1, *SCAN_SHAPE), np.float16)
     for j in range(holds + 1):
-        k = SUB * j
+        k = SAMPLES_PER_STEP * j
         o, grid = odom[max(io[k], 0)], maps[max(im[k], 0)]
         hm = grid_height_map(grid.heights, grid.origin, grid.resolution)
         s = height_scan(hm, torch.as_tensor(pose[k : k + 1]), torch.tensor([float(o.position[2])]))
         scan[j] = s[0].numpy().astype(np.float16)
-    command = cmd[: SUB * holds].reshape(holds, SUB, 3).mean(axis=1).astype(np.float32)
+    command = cmd[: SAMPLES_PER_STEP * holds].reshape(holds, SAMPLES_PER_STEP, 3).mean(axis=1).astype(np.float32)
     return {
         "proprio": proprio[None],
         "pose": pose[None],
@@ -260,7 +245,7 @@ def import_bag(bag: str | Path, out: str | Path, cfg: BagImportCfg | None = None
     f = arrays["failed"].astype(np.int16)
     onset = np.diff(f, axis=1, prepend=0) > 0
     events = {FAILURE_CAUSES[c]: int(((arrays["cause"] == c) & onset).sum()) for c in range(1, len(FAILURE_CAUSES))}
-    seconds = round((arrays["pose"].shape[1] - 1) * SAMPLE, 3)
+    seconds = round((arrays["pose"].shape[1] - 1) * SAMPLE_PERIOD, 3)
     shard = {
         "index": 0,
         "file": file,
@@ -280,7 +265,7 @@ def import_bag(bag: str | Path, out: str | Path, cfg: BagImportCfg | None = None
         "terrain_types": [TERRAIN],
         "failure_causes": list(FAILURE_CAUSES),
         "proprio_fields": list(PROPRIO_FIELDS),
-        "rates": {"physics_dt": PHYSICS_DT, "proprio_hz": 20, "scan_hz": 2, "command_hold_s": 0.5},
+        "rates": manifest_rates(PHYSICS_DT),
         "shards": [shard],
         "per_terrain": {
             TERRAIN: {

@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_write_json
 from fdm_nav.closed_loop import EpisodeResult, run_episode
-from fdm_nav.global_route import route_or_line
 from fdm_nav.planner import FdmPlanner, HeuristicPlanner, NavPlanner, PlannerCfg, TraversabilityCfg
 from sim.platform import load_platform
+from sim.route import route_or_line
 from sim.scenario import Scenario, load_scenario
 from sim.terrain import build_terrain
 

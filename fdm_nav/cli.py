@@ -13,8 +13,25 @@ import json
 import sys
 from pathlib import Path
 
+from dynamics_stack import cli_args
+from dynamics_stack.cli_core import register_demo
+from dynamics_stack.params import register_node
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_demo("nav", "fdm_nav.demo:run_nav_demo", "FDM vs heuristic planner on shipped scenarios", default=True)
+    register_node(
+        "fdm_planner",
+        "fdm_nav.node_cfg:PlannerNodeCfg",
+        "config/navigation.yaml",
+        "Parameters of the fdm_planner node (fdm_nav/node.py) for the robot.",
+    )
+    register_node(
+        "terrain_sim",
+        "sim.terrain_node_cfg:TerrainSimNodeCfg",
+        "config/navigation_sim.yaml",
+        "Parameters of the terrain_sim node (sim/terrain_node.py), the simulated robot of launch/navigation_sim.launch.py.",
+    )
     nav = subparsers.add_parser("nav", help="navigation: terrain simulator datasets and scenario files")
     nav.set_defaults(group_parser=nav)
     sub = nav.add_subparsers(dest="command", metavar="COMMAND")
@@ -31,19 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--terrains", nargs="+", default=None, help="terrain types (default: all); cycled over the shards")
     gen.add_argument("--shards-per-terrain", type=int, default=1, help="terrain seeds (shards) per terrain type")
     gen.add_argument("--platform", default="anymal_d", help="platform name in sim/platforms/ or a YAML path")
-    gen.add_argument("--seed", type=int, default=0, help="base seed")
+    cli_args.add_seed(gen, "terrains, spawns and commands (base seed)")
     gen.add_argument("--terrain-size", type=float, default=30.0, help="edge of each shard's square map (m)")
     gen.add_argument("--difficulty", type=float, default=0.5, help="0..1 scale of random terrain parameters")
     gen.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     gen.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
-    gen.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (default 1: measured ~15%% slower than 2 threads on an idle 2-core machine at "
-        "256 robots, but immune to the 10-20x slowdown of oversubscribed cores; 0 keeps torch's default)",
-    )
-    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cli_args.add_threads(gen)
+    cli_args.add_progress(gen)
     gen.set_defaults(func=_gen_data)
 
     info = sub.add_parser("data-info", help="print the summary of a dataset's manifest")
@@ -80,16 +91,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _gen_data(args: argparse.Namespace) -> int:
-    import torch
-
     from dynamics_stack.config import ConfigError
     from sim.datagen import GenDataCfg, generate
     from sim.terrain import TERRAIN_TYPES
 
-    if args.threads < 0:
-        raise ConfigError(f"gen-data arguments: --threads must be >= 0, got {args.threads}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    cli_args.apply_threads(args)
 
     try:
         cfg = GenDataCfg(
@@ -105,7 +111,7 @@ def _gen_data(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(f"gen-data arguments: {exc}") from exc
-    manifest = generate(cfg, args.out, progress=not args.no_progress, max_new_shards=args.max_shards)
+    manifest = generate(cfg, args.out, progress=cli_args.show_progress(args), max_new_shards=args.max_shards)
     print(json.dumps(_summary(manifest), indent=2))
     return 0
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
-from dynamics_stack.config import ConfigError, load_cfg_yaml
+from dynamics_stack import cli_args
+from dynamics_stack.config import ConfigError
 
 
 def register_model_commands(sub: argparse._SubParsersAction) -> None:
@@ -19,14 +19,15 @@ def register_model_commands(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--data", type=Path, required=True, help="dataset folder (dynstack nav gen-data)")
     train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/fdm_anymal_d")
-    train.add_argument("--config", type=Path, help="YAML with TrainCfg fields (model sizes, loss weights, ...)")
+    cli_args.add_config(train, "TrainCfg fields (model sizes, loss weights, ...)")
     train.add_argument("--epochs", type=int, help="override TrainCfg.epochs")
     train.add_argument("--batch-size", type=int, help="override TrainCfg.batch_size")
     train.add_argument("--max-train-windows", type=int, help="override TrainCfg.max_train_windows")
+    cli_args.add_seed(train, "initial weights, batch order and dropout (TrainCfg.seed)", default=None)
     train.add_argument("--proprio-only", action="store_true", help="ablation: no height scan")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
-    train.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default; 1 on a shared CPU)")
-    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    cli_args.add_threads(train)
+    cli_args.add_progress(train)
     train.set_defaults(func=_train)
 
     ev = sub.add_parser("eval-model", help="held-out metrics of an FDM vs the constant-velocity baseline, with plots")
@@ -38,34 +39,25 @@ def register_model_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--compare", action="append", default=[], metavar="NAME=CARD", help="also evaluate another model")
     ev.add_argument("--split", choices=("val", "all"), default="val", help="held-out terrain seeds or everything")
     ev.add_argument("--update-card", action="store_true", help="store the metrics in the model card")
-    ev.add_argument("--no-progress", action="store_true")
+    cli_args.add_progress(ev)
     ev.set_defaults(func=_eval_model)
 
 
 def _train(args: argparse.Namespace) -> int:
     from fdm_nav.train import TrainCfg, train
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    cfg = load_cfg_yaml(TrainCfg, args.config) if args.config else TrainCfg()
-    overrides = {
-        k: v
-        for k, v in (
-            ("epochs", args.epochs),
-            ("batch_size", args.batch_size),
-            ("max_train_windows", args.max_train_windows),
-        )
-        if v is not None
-    }
-    try:
-        cfg = dataclasses.replace(cfg, **overrides)
-        if args.proprio_only:
-            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, use_height_scan=False))
-    except ValueError as exc:
-        raise ConfigError(f"train arguments: {exc}") from exc
-    card = train(cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress)
+    cli_args.apply_threads(args)
+    cfg = cli_args.config_from_args(
+        TrainCfg,
+        args,
+        "nav train arguments",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_train_windows=args.max_train_windows,
+        seed=args.seed,
+        **{"model.use_height_scan": False if args.proprio_only else None},
+    )
+    card = train(cfg, args.data, args.out, resume=args.resume, progress=cli_args.show_progress(args))
     if card is not None:
         print(f"wrote {card.path}")
     return 0
@@ -77,7 +69,7 @@ def _eval_model(args: argparse.Namespace) -> int:
     from fdm_nav.data import load_windows
     from fdm_nav.evaluate import evaluate, json_safe, plot_error_vs_horizon, plot_trajectories, write_report
 
-    progress = not args.no_progress
+    progress = cli_args.show_progress(args)
     runtime = load_runtime(args.model, backend=args.backend)
     training = runtime.card.data.get("training", {})
     val_fraction = training.get("config", {}).get("val_fraction", 0.2)

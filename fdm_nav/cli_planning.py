@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dynamics_stack import cli_args
 from dynamics_stack.config import ConfigError
+from dynamics_stack.paths import resolve_package_file
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "fdm_anymal_d.card.json"
+DEFAULT_MODEL = resolve_package_file("models/fdm_anymal_d.card.json")
 
 
 def register_planning_commands(sub: argparse._SubParsersAction) -> None:
@@ -28,11 +30,11 @@ def register_planning_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--episodes-per-scenario", type=int, default=1, help="episodes per scenario and planner")
     bench.add_argument("--json", type=Path, required=True, help="report to write")
     bench.add_argument("--plots", type=Path, help="folder for one PNG per scenario (default: beside the JSON)")
-    bench.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a shared 2-core CPU)")
+    cli_args.add_threads(bench)
     bench.add_argument(
         "--jobs", type=int, default=1, help="scenarios run in this many processes at once (1 torch thread each)"
     )
-    bench.add_argument("--no-progress", action="store_true")
+    cli_args.add_progress(bench)
     bench.set_defaults(func=_benchmark)
 
 
@@ -43,10 +45,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         raise ConfigError("--episodes-per-scenario must be >= 1")
     if args.jobs < 1:
         raise ConfigError("--jobs must be >= 1")
-    if args.threads > 0:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    cli_args.apply_threads(args)
     report = run_benchmark(
         args.scenarios,
         args.planner,
@@ -54,7 +53,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         args.model if "fdm" in args.planner else None,
         backend=args.backend,
         plots=args.plots or args.json.parent / "plots",
-        progress=not args.no_progress,
+        progress=cli_args.show_progress(args),
         jobs=args.jobs,
     )
     write_benchmark(args.json, report)

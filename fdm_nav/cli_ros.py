@@ -9,6 +9,14 @@ import argparse
 import json
 from pathlib import Path
 
+# Topics ``dynstack nav record`` takes by default, with their types (what import-bag reads).
+DEFAULT_TOPICS = {
+    "/odometry": "nav_msgs/msg/Odometry",
+    "/elevation_map": "sensor_msgs/msg/PointCloud2",
+    "/cmd_vel": "geometry_msgs/msg/Twist",
+    "/terrain_sim/status": "std_msgs/msg/String",
+}
+
 
 def register_ros_commands(sub: argparse._SubParsersAction) -> None:
     imp = sub.add_parser(
@@ -73,7 +81,7 @@ def _import_bag(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     from dynamics_stack.config import ConfigError
-    from fdm_nav.bag_record import DEFAULT_TOPICS, record
+    from dynamics_stack.ros.bag import record
 
     topics = dict(DEFAULT_TOPICS)
     if args.topic:

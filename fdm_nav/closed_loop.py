@@ -1,6 +1,6 @@
-"""Closed-loop episodes: a planner drives one simulated robot through a scenario at 10 Hz.
+"""Closed-loop episodes: a planner drives one simulated robot through a scenario at the control rate.
 
-Per planning tick (0.1 s): build the FDM inputs from the 20 Hz history, take a
+Per planning tick (``1 / observation.CONTROL_RATE`` = 0.1 s): build the FDM inputs from the 20 Hz history, take a
 fresh height scan (missing cells filled) and a local height map all around the
 robot (for the FDM planner's guard), plan, hold the command for 5
 physics steps (0.02 s), record proprio after physics steps 2 and 5 (the same
@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from fdm_nav.global_route import Carrot
+from fdm_nav.carrot import Carrot
 from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.history import HistoryBuffer
+from fdm_nav.observation import CONTROL_RATE, PROPRIO_DIM, fill_nan_nearest
 from fdm_nav.planner import NavPlanner
 from sim.scenario import Scenario, make_sim
-from sim.sensors import fill_nan_nearest
 
-TICK = 0.1  # s, planning period (10 Hz, anchors/FDM.md)
-RECORD_AFTER = (2, 5)  # physics steps (0.02 s) inside a tick after which a 20 Hz sample is taken
+TICK = 1.0 / CONTROL_RATE  # s, planning period
+RECORD_AFTER = (2, 5)  # physics steps (0.02 s) inside a 0.1 s tick after which a 20 Hz sample is taken
 FAILURE_NAMES = {1: "collision", 2: "fall", 3: "stuck", 4: "tipping"}
 
 
@@ -75,9 +75,11 @@ def run_episode(
 ) -> EpisodeResult:
     """Drive one robot from the scenario's start toward its goal with ``planner``.
 
-    With a ``route`` [N, 2] (map frame, see ``fdm_nav.global_route``) the planner
+    With a ``route`` [N, 2] (map frame, see ``sim.route``) the planner
     chases a carrot ``lookahead`` metres along it; without, the goal itself.
     """
+    if abs(planner.period - TICK) > 1e-9:
+        raise ValueError(f"the closed loop ticks every {TICK:g} s; the planner was made for {planner.period:g} s")
     sim = make_sim(scenario, num_robots=1, seed=seed, height_map=height_map)
     if seed:  # vary the start heading slightly between episodes of the same scenario
         g = torch.Generator().manual_seed(seed)
@@ -87,7 +89,7 @@ def run_episode(
     if hasattr(planner, "attach"):  # the oracle planner simulates from the episode's own state
         planner.attach(sim)
     planner.reset()
-    history = HistoryBuffer(10, sim.proprio().shape[-1])
+    history = HistoryBuffer(planner.time_base.history, PROPRIO_DIM)
     history.push(sim.proprio()[0], sim.poses[0], False, float(sim.energy[0]))
     final = torch.tensor([scenario.goal.x, scenario.goal.y, float("nan")])
     carrot = Carrot(route, lookahead) if route is not None else None

@@ -48,7 +48,7 @@ class GoalCfg(CriticCfg):
     """Distance to the goal at the end and along the path, heading near the goal."""
 
     terminal: float = 10.0
-    """Weight of the final distance to the goal (anchor: x10)."""
+    """Weight of the final distance to the goal (Roth et al.: x10)."""
     path: float = 1.0
     """Weight of the mean distance over the horizon (rewards getting closer early)."""
     heading: float = 1.0
@@ -79,10 +79,10 @@ class RiskCfg(CriticCfg):
     """Hard penalty when any step's failure probability passes the threshold, plus expected risk."""
 
     threshold: float = 0.2
-    """Failure probability above which a sample is 'risky'. Anchor: 0.5; 0.2 is where the shipped
+    """Failure probability above which a sample is 'risky'. Roth et al.: 0.5; 0.2 is where the shipped
     FDM reaches 0.9 failure recall on held-out terrain (benchmarks/results/fdm_eval.json)."""
     hard_penalty: float = 1000.0
-    """Cost added to a risky sample (anchor: +1000)."""
+    """Cost added to a risky sample (Roth et al.: +1000)."""
     expected: float = 10.0
     """Weight of the largest failure probability over the horizon."""
 

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from fdm_nav.observation import fill_nan_nearest
 from sim.dataset import NavWindowDataset
-from sim.sensors import fill_nan_nearest
 
 
 @dataclass

@@ -17,7 +17,7 @@ import torch
 
 from fdm_nav.benchmark import run_benchmark, trajectory_of, write_benchmark
 from fdm_nav.cli_planning import DEFAULT_MODEL, format_table
-from sim.scenario import SCENARIO_DIR, load_scenario
+from sim.scenario import load_scenario, scenario_path
 from sim.terrain import build_terrain
 
 DEMO_SCENARIOS = ("stairs_up_01", "rough_high_02", "walls_barrier_02", "pits_trench_01")
@@ -27,7 +27,7 @@ def run_nav_demo(out: Path, model: Path = DEFAULT_MODEL, scenarios: tuple[str, .
     torch.set_num_threads(1)  # one busy thread beats two fighting on a shared 2-core machine
     if not model.is_file():
         raise FileNotFoundError(f"{model}: shipped FDM model not found (see models/README.md)")
-    paths = [SCENARIO_DIR / f"{name}.yaml" for name in scenarios]
+    paths = [scenario_path(name) for name in scenarios]
     out.mkdir(parents=True, exist_ok=True)
     print(f"dynamics_stack demo: FDM planner vs heuristic planner on {len(paths)} shipped scenarios ({model.name})")
     t0 = time.perf_counter()

@@ -25,10 +25,10 @@ from dynamics_stack.runtime import ModelRuntime
 from fdm_nav.critics import RiskCfg
 from fdm_nav.data import WindowTensors
 from fdm_nav.metrics import constant_velocity_poses, failure_metrics, pose_errors, summarize
-from sim.sensors import SCAN_X, SCAN_Y
+from fdm_nav.observation import SCAN_X, SCAN_Y
 
 FAILURE_THRESHOLD = RiskCfg().threshold  # the planner's hard-risk threshold: metrics are judged where it acts
-ANCHOR_THRESHOLD = 0.5  # the authors' threshold (anchors/FDM.md), reported alongside
+ANCHOR_THRESHOLD = 0.5  # the authors' threshold (Roth et al., RSS 2025; docs/references.md), reported alongside
 
 
 def predict(runtime: ModelRuntime, data: WindowTensors, batch: int = 512, progress: bool = False):

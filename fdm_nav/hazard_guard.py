@@ -36,12 +36,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from fdm_nav.observation import SCAN_RESOLUTION, SCAN_X0, SCAN_Y0, fill_nan_nearest
 from fdm_nav.se2 import wrap_angle
-from sim.sensors import fill_nan_nearest
-from sim.terrain import HeightMap
+from sim.height_map import HeightMap
 
-SCAN_CELL = 0.1  # m, the height scan's resolution (sim.sensors)
-SCAN_X0, SCAN_Y0 = -0.5, 2.95  # base-frame x of column 0 and y of row 0 (sim.sensors)
 LOCAL_MAP_HALF_SIZE = 4.0  # m, the square around the robot the closed loop and the node give the guard
 
 
@@ -56,10 +54,10 @@ class LocalMap:
     heights: Tensor  # [H, W]
     x0: float = SCAN_X0
     y0: float = SCAN_Y0
-    cell: float = SCAN_CELL
+    cell: float = SCAN_RESOLUTION
 
     @classmethod
-    def around(cls, height_at, half_size: float = 3.0, cell: float = SCAN_CELL) -> LocalMap:
+    def around(cls, height_at, half_size: float = 3.0, cell: float = SCAN_RESOLUTION) -> LocalMap:
         """Sample ``height_at(xy [H, W, 2] base frame) -> [H, W]`` on a square of +-half_size metres."""
         n = round(half_size / cell)
         axis = torch.arange(-n, n + 1, dtype=torch.float32) * cell
@@ -118,7 +116,9 @@ class HazardGuardCfg:
             raise ValueError(f"heading_bins must be in [4, 360], got {self.heading_bins}")
 
 
-def face_map(heights: Tensor, cfg: HazardGuardCfg, cell: float = SCAN_CELL, ground: float | Tensor = 0.0) -> Tensor:
+def face_map(
+    heights: Tensor, cfg: HazardGuardCfg, cell: float = SCAN_RESOLUTION, ground: float | Tensor = 0.0
+) -> Tensor:
     """1.0 on the far side of every height jump above ``face_height`` (then inflated): [H, W] -> [H, W].
 
     Of the two cells of a jump, the one further in height from ``ground`` (the

@@ -1,4 +1,4 @@
-"""Training loss of the FDM: the anchor's four terms and weights (anchors/FDM.md).
+"""Training loss of the FDM: the anchor's four terms and weights (Roth et al., RSS 2025; docs/references.md).
 
 - failure: binary cross-entropy on per-step failure logits (weight 2.0)
 - position: MSE of predicted (x, y) against the true poses (weight 1.7)

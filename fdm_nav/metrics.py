@@ -1,4 +1,4 @@
-"""Prediction metrics of the FDM and its constant-velocity baseline (anchors/FDM.md).
+"""Prediction metrics of the FDM and its constant-velocity baseline (Roth et al., RSS 2025; docs/references.md).
 
 - position error: L2 distance of predicted to true (x, y), per step; "final" is
   the last step, "mean" the average over the horizon

@@ -5,7 +5,7 @@ it predicts for each of K candidate command sequences (T = 10 steps of 0.5 s)
 the poses the robot will reach and the probability that it has failed
 (collision, fall, stuck) by each step.
 
-Architecture (sizes from ``FdmCfg``; defaults are the anchor's, anchors/FDM.md):
+Architecture (sizes from ``FdmCfg``; defaults are the anchor's, Roth et al., RSS 2025; docs/references.md):
 
     proprio+state history --GRU(2x64)--> p (64) --Linear--> friction latent (4)
     height scan --CNN 32/64/128/256, k 7/3/3/3, s 1/2/2/2, maxpool--> s (512)
@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from dynamics_stack.config import cfg_from_dict, cfg_to_dict
 from dynamics_stack.runtime import BoundMethod, GraphSpec
+from fdm_nav.observation import HISTORY, HORIZON, PROPRIO_DIM, SCAN_SHAPE, STATE_DIM, STEP_DT
 from fdm_nav.se2 import integrate_body_velocities
 
 
@@ -40,17 +41,17 @@ from fdm_nav.se2 import integrate_body_velocities
 class FdmCfg:
     """Sizes and time base of the FDM."""
 
-    history: int = 10
+    history: int = HISTORY
     """H: proprio/state samples (20 Hz) ending now."""
-    proprio_dim: int = 16
-    """P: entries of one proprio sample (sim.sensors.PROPRIO_FIELDS)."""
-    state_dim: int = 6
-    """Entries of one state sample: x, y, sin yaw, cos yaw (current base frame), failure flag, energy."""
-    scan_shape: tuple[int, int] = (60, 46)
+    proprio_dim: int = PROPRIO_DIM
+    """P: entries of one proprio sample (fdm_nav.observation.PROPRIO_FIELDS)."""
+    state_dim: int = STATE_DIM
+    """Entries of one state sample (fdm_nav.observation.STATE_FIELDS)."""
+    scan_shape: tuple[int, int] = SCAN_SHAPE
     """Height-scan rows (y, left to right) x columns (x, behind to ahead)."""
-    horizon: int = 10
+    horizon: int = HORIZON
     """T: command steps predicted."""
-    step_dt: float = 0.5
+    step_dt: float = STEP_DT
     """Seconds per command step."""
     proprio_hidden: int = 64
     """Hidden size of the proprio/state GRU (anchor: 64)."""

@@ -1,17 +1,21 @@
-"""Settings of the ``fdm_planner`` ROS 2 node (everything that is not the planner itself).
+"""Settings of the ``fdm_planner`` ROS 2 node: ``PlannerNodeCfg`` is every parameter it has.
 
-The node declares these fields as ROS parameters without a prefix, the
-planner's ``PlannerCfg`` under ``planner.`` and the heuristic planner's
-``TraversabilityCfg`` under ``traversability.`` (``config/navigation.yaml``
-lists them all). No rclpy here, so the settings can be validated and tested
-without ROS.
+Its own fields are ROS parameters without a prefix; its nested configs are
+declared under their field names: ``gate.*`` (``CommandGateCfg``), ``planner.*``
+(``fdm_nav.planner.PlannerCfg``) and ``traversability.*`` (the heuristic
+planner's ``TraversabilityCfg``). ``config/navigation.yaml`` and the table in
+docs/ros_nodes.md are generated from it (``dynstack params --write``). No rclpy
+here, so the settings can be validated and tested without ROS.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from fdm_nav.observation import CONTROL_RATE
+from fdm_nav.planner import PlannerCfg, TraversabilityCfg
 
 BACKENDS = ("torch", "onnx")
 PLANNER_TYPES = ("fdm", "heuristic")
@@ -50,10 +54,10 @@ class CommandGateCfg:
 
 @dataclass(frozen=True, kw_only=True)
 class PlannerNodeCfg:
-    """Node settings: model, rates, input ages, overrun handling, frames, output options."""
+    """Every parameter of the fdm_planner node: model, rates, input ages, overrun handling, frames, outputs, gate, planner."""
 
     model: str = "models/fdm_anymal_d.card.json"
-    """Model card of the FDM (relative paths: working directory first, then the package root)."""
+    """Model card of the FDM (relative paths: working directory, then the package's own files)."""
     backend: str = "onnx"
     """Model runtime: 'onnx' (ONNX Runtime, the robot's path; fastest on a CPU) or 'torch'."""
     planner_type: str = "fdm"
@@ -62,8 +66,9 @@ class PlannerNodeCfg:
     """Torch device of the planner and the torch backend: 'cpu', 'cuda' or 'cuda:N'."""
     threads: int = 1
     """Torch CPU threads for planning (0 keeps torch's default)."""
-    control_rate: float = 10.0
-    """Planning and command rate [Hz] (the FDM's 10 Hz replanning, anchors/FDM.md)."""
+    control_rate: float = CONTROL_RATE
+    """Planning and command rate [Hz] (the authors' 10 Hz); the warm start shifts by 1/control_rate, which must not
+    exceed the model's command step."""
     max_odom_age: float = 0.5
     """Oldest usable odometry [s] by its stamp (diff_drive_controller's 0.5 s command timeout)."""
     max_map_age: float = 1.0
@@ -97,6 +102,12 @@ class PlannerNodeCfg:
     """Colour rollouts by 'risk' (peak failure probability) or 'cost' (MPPI cost, normalised)."""
     autostart: bool = True
     """Configure and activate at start-up (the role of Nav2's lifecycle manager with autostart)."""
+    gate: CommandGateCfg = field(default_factory=CommandGateCfg)
+    """The last gate before cmd_vel: velocity and acceleration bounds."""
+    planner: PlannerCfg = field(default_factory=PlannerCfg)
+    """The MPPI planner: sampler, critics, hazard guard, goal tolerance."""
+    traversability: TraversabilityCfg = field(default_factory=TraversabilityCfg)
+    """Thresholds of the heuristic planner (planner_type 'heuristic')."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

@@ -2,7 +2,7 @@
 
 No rclpy here: the node hands in plain numbers (see ``dynamics_stack.ros.nav_convert``).
 
-Proprio (``sim.sensors.PROPRIO_FIELDS``) from odometry: body-frame linear and
+Proprio (``fdm_nav.observation.PROPRIO_FIELDS``) from odometry: body-frame linear and
 angular velocity from the twist (REP-105 puts it in ``child_frame_id``), the
 gravity direction from the orientation, the command being tracked and the
 one before it (what this node published), and the base height over the
@@ -19,12 +19,8 @@ import torch
 from torch import Tensor
 
 from fdm_nav.history import HistoryBuffer
-from sim.sensors import PROPRIO_DIM, fill_nan_nearest, height_scan
-from sim.terrain import HeightMap
-from sim.terrain_sim import GRAVITY
-
-SAMPLE_PERIOD = 0.05  # s, the dataset's 20 Hz proprio rate (sim/README.md)
-HISTORY = 10  # samples (0.5 s), anchors/FDM.md
+from fdm_nav.observation import GRAVITY, HISTORY, PROPRIO_DIM, SAMPLE_PERIOD, fill_nan_nearest, height_scan
+from sim.height_map import HeightMap
 
 
 def gravity_in_body(q: np.ndarray) -> np.ndarray:

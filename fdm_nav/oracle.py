@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from fdm_nav.history import to_base_frame
+from fdm_nav.observation import CONTROL_RATE, STEP_DT, TimeBase
 from fdm_nav.planner import NavPlanner, PlannerCfg, PlanResult, default_mppi
 from sim.terrain_sim import TerrainSim
 
@@ -40,8 +41,16 @@ def oracle_cfg(num_samples: int = 128) -> PlannerCfg:
 class OraclePlanner(NavPlanner):
     """MPPI through copies of the episode's simulator; call ``attach(sim)`` before each episode."""
 
-    def __init__(self, cfg: PlannerCfg | None = None, replan_every: int = 5, device: str = "cpu"):
-        super().__init__(cfg or oracle_cfg(), device)
+    def __init__(
+        self,
+        cfg: PlannerCfg | None = None,
+        replan_every: int = 5,
+        device: str = "cpu",
+        *,
+        period: float = 1.0 / CONTROL_RATE,
+    ):
+        cfg = cfg or oracle_cfg()
+        super().__init__(cfg, device, time_base=TimeBase(horizon=cfg.mppi.horizon, step_dt=STEP_DT), period=period)
         if replan_every < 1:
             raise ValueError(f"replan_every must be >= 1, got {replan_every}")
         self.replan_every = replan_every
@@ -76,7 +85,7 @@ class OraclePlanner(NavPlanner):
         world = self._world(K)
         for name, value in context.items():
             getattr(world, name)[:] = value.to(self.device)
-        steps = round(self.cfg.step_dt / world.dt)
+        steps = round(self.time_base.step_dt / world.dt)
         poses, failed = [], []
         for t in range(T):
             for _ in range(steps):
@@ -91,8 +100,8 @@ class OraclePlanner(NavPlanner):
         last = self._last
         if last is not None and last.status == "ok" and self._tick % self.replan_every:
             command = self.mppi.nominal[0].clone()
-            self.mppi.shift(self.cfg.replan_period / self.cfg.step_dt)
+            self.mppi.shift(self.period / self.time_base.step_dt)
             self.current = command
-            return PlanResult(command.cpu(), "ok", last.risk, last.plan_poses, None, None)
+            return PlanResult(command.cpu(), "ok", last.risk, last.plan_poses, None, None, self.mppi.nominal)
         self._last = super().plan(proprio, state, height_scan, pose, goal, local_map)
         return self._last

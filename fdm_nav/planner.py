@@ -1,7 +1,8 @@
 """MPPI navigation planners on ``dynamics_stack.mppi``: the FDM planner and the heuristic baseline.
 
-Each cycle (10 Hz by default) the planner gets the robot's history, its
-height scan, its pose and the goal, and returns one command:
+Each cycle (every ``period`` seconds: ``observation.CONTROL_RATE`` by default,
+the node's ``control_rate`` on a robot) the planner gets the robot's history,
+its height scan, its pose and the goal, and returns one command:
 
 - FDM planner: encode the context once, roll K command sequences (T = 10 x
   0.5 s) through the model in one batched call, score them with the critics
@@ -13,8 +14,13 @@ height scan, its pose and the goal, and returns one command:
 
 Safety belongs to the planner's answer: within the goal tolerance it returns
 zero and ``goal_reached``; if neither the MPPI plan nor the best sample is
-below the risk threshold, it returns zero and ``blocked_by_risk``. The ROS node
-adds stale-input and limit gates on top.
+below the risk threshold, it returns zero and ``blocked_by_risk``. The control
+cycle (``fdm_nav.control_cycle``) adds stale-input, overrun and limit gates on top.
+
+Time base: the FDM planner takes horizon and step from its model card
+(``observation.TimeBase.of_model``), the heuristic the contract's step; the warm
+start shifts the plan by ``period / step_dt`` steps each cycle, so a period
+longer than one step is refused, as is an MPPI horizon that is not the model's.
 """
 
 from __future__ import annotations
@@ -31,11 +37,20 @@ from dynamics_stack.runtime import ModelRuntime
 from fdm_nav.critics import NAV_CRITICS, GoalCfg, LimitsCfg, NavRolloutBatch, RiskCfg, SmoothnessCfg
 from fdm_nav.hazard_guard import HazardGuard, HazardGuardCfg, LocalMap
 from fdm_nav.history import to_base_frame
+from fdm_nav.observation import (
+    CONTROL_RATE,
+    SCAN_OFFSET,
+    SCAN_RESOLUTION,
+    SCAN_X0,
+    SCAN_Y0,
+    STEP_DT,
+    TimeBase,
+)
 from fdm_nav.se2 import integrate_body_velocities
 
 
 def default_mppi() -> MppiCfg:
-    """Anchor defaults (K = 1024, T = 10, one iteration) with smoothed noise and safe samples kept."""
+    """The paper's defaults (K = 1024, T = 10, one iteration) with smoothed noise and safe samples kept."""
     return MppiCfg(
         num_samples=1024,
         horizon=10,
@@ -69,19 +84,13 @@ class PlannerCfg:
     guard: HazardGuardCfg = field(default_factory=HazardGuardCfg)
     """Geometric guard folded into the FDM's failure probability (FDM planner only)."""
     goal_tolerance: float = 0.5
-    """Distance [m] at which the goal counts as reached (anchor success radius)."""
-    replan_period: float = 0.1
-    """Seconds between planning cycles (10 Hz); the warm start shifts the plan by this much."""
-    step_dt: float = 0.5
-    """Seconds per command step of the plan (the FDM's time base)."""
+    """Distance [m] at which the goal counts as reached (the authors' success radius)."""
 
     def __post_init__(self) -> None:
         if self.mppi.nu != 3 or self.mppi.horizon < 1:
             raise ValueError("mppi must plan 3-d commands (vx, vy, wz)")
         if not (self.goal_tolerance > 0 and math.isfinite(self.goal_tolerance)):
             raise ValueError(f"goal_tolerance must be > 0, got {self.goal_tolerance}")
-        if not 0 < self.replan_period <= self.step_dt:
-            raise ValueError(f"replan_period must be in (0, step_dt], got {self.replan_period}")
 
     def critic_params(self) -> dict[str, dict]:
         """Keyword settings of each listed critic (unknown names are left to ``build_critics`` to refuse)."""
@@ -98,13 +107,31 @@ class PlanResult:
     plan_poses: Tensor  # [T, 3] predicted poses of the chosen plan (base frame)
     batch: NavRolloutBatch | None  # the sampled rollouts (for markers), None when no planning ran
     costs: Tensor | None  # [K]
+    next_plan: Tensor | None = None  # [T, 3] the plan the next cycle starts from, one period later ('ok' only)
+
+
+def check_period(period: float, time_base: TimeBase) -> None:
+    """ValueError unless the planning period fits the model's step (the warm start shifts by at most one step)."""
+    if not (math.isfinite(period) and 0 < period <= time_base.step_dt):
+        raise ValueError(
+            f"planning period {period:.3g} s (1 / control_rate) must be in (0, {time_base.step_dt:g}] s, "
+            f"the model's command step: control_rate must be >= {1.0 / time_base.step_dt:g} Hz"
+        )
 
 
 class NavPlanner:
     """MPPI over a rollout supplied by the subclass; see the module docstring."""
 
-    def __init__(self, cfg: PlannerCfg, device: str = "cpu"):
+    def __init__(self, cfg: PlannerCfg, device: str = "cpu", *, time_base: TimeBase, period: float):
+        check_period(period, time_base)
+        if cfg.mppi.horizon != time_base.horizon:
+            raise ValueError(
+                f"planner.mppi.horizon {cfg.mppi.horizon} != the model's horizon {time_base.horizon} "
+                f"(steps of {time_base.step_dt:g} s)"
+            )
         self.cfg = cfg
+        self.time_base = time_base
+        self.period = period  # s between planning cycles
         self.device = torch.device(device)
         critics = build_critics(cfg.mppi.critics, NAV_CRITICS, cfg.critic_params(), source="planner.critics")
         self.mppi = Mppi(cfg.mppi, critics, device=self.device)
@@ -153,13 +180,14 @@ class NavPlanner:
         poses, prob = self.rollout(context, candidates)
         peak = prob.max(dim=1).values  # [2]
         threshold = self.cfg.risk.threshold
-        self.mppi.shift(self.cfg.replan_period / self.cfg.step_dt)
+        shift = self.period / self.time_base.step_dt
+        self.mppi.shift(shift)
         if peak[0] <= threshold:
             choice = 0
         elif peak[1] <= threshold:
             choice = 1
             self.mppi.reset(candidates[1])
-            self.mppi.shift(self.cfg.replan_period / self.cfg.step_dt)
+            self.mppi.shift(shift)
         else:
             self.current = torch.zeros(3, device=self.device)
             return PlanResult(
@@ -167,21 +195,31 @@ class NavPlanner:
             )
         command = candidates[choice, 0]
         self.current = command
-        return PlanResult(command.cpu(), "ok", float(peak[choice]), poses[choice].cpu(), result.batch, result.costs)
+        return PlanResult(
+            command.cpu(), "ok", float(peak[choice]), poses[choice].cpu(), result.batch, result.costs, self.mppi.nominal
+        )
 
 
 class FdmPlanner(NavPlanner):
-    """MPPI through the learned forward dynamics model (torch or ONNX backend)."""
+    """MPPI through the learned forward dynamics model (torch or ONNX backend); time base from its card."""
 
-    def __init__(self, runtime: ModelRuntime, cfg: PlannerCfg | None = None, device: str = "cpu"):
-        super().__init__(cfg or PlannerCfg(), device)
+    def __init__(
+        self,
+        runtime: ModelRuntime,
+        cfg: PlannerCfg | None = None,
+        device: str = "cpu",
+        *,
+        period: float = 1.0 / CONTROL_RATE,
+    ):
+        card = runtime.card
+        time_base = TimeBase.of_model(card.config, str(card.path))
+        try:
+            super().__init__(cfg or PlannerCfg(), device, time_base=time_base, period=period)
+        except ValueError as exc:  # name the model whose time base the settings do not fit
+            raise ValueError(f"{card.path}: {exc}") from None
         self.runtime = runtime
-        dataset = runtime.card.data.get("training", {}).get("dataset", {})
+        dataset = card.data.get("training", {}).get("dataset", {})
         self.platform: str | None = dataset.get("platform", {}).get("name")  # the robot the model learned
-        if runtime.card.config.get("horizon") != self.cfg.mppi.horizon:
-            raise ValueError(
-                f"model horizon {runtime.card.config.get('horizon')} != planner horizon {self.cfg.mppi.horizon}"
-            )
         self.guard = HazardGuard(self.cfg.guard, self.device) if self.cfg.guard.enabled else None
 
     def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor, local_map: LocalMap | None = None):
@@ -205,7 +243,7 @@ class TraversabilityCfg:
     """Geometric thresholds of the heuristic planner (from the platform file)."""
 
     max_step: float = 0.25
-    """Largest height difference [m] between neighbouring 0.1 m cells the robot can step."""
+    """Largest height difference [m] between neighbouring scan cells (0.1 m) the robot can step."""
     max_drop: float = 0.35
     """Largest drop [m] below the ground under the robot before it is a pit."""
     max_slope_deg: float = 35.0
@@ -213,16 +251,27 @@ class TraversabilityCfg:
     inflation: float = 0.35
     """Obstacles grow by this radius [m] (half the robot's width plus a margin)."""
     base_height: float = 0.6
-    """Nominal base height [m]: a scan cell of flat ground reads base_height - 0.5."""
+    """Nominal base height [m]: a scan cell of flat ground reads base_height - 0.5 (the scan's offset)."""
     substeps: int = 5
-    """Poses checked per 0.5 s step (so a thin wall between two steps is still seen)."""
+    """Poses checked per command step (so a thin wall between two steps is still seen)."""
 
 
 class HeuristicPlanner(NavPlanner):
-    """Constant-velocity rollouts scored against a traversability map from the height scan."""
+    """Constant-velocity rollouts scored against a traversability map from the height scan.
 
-    def __init__(self, cfg: PlannerCfg | None = None, trav: TraversabilityCfg | None = None, device: str = "cpu"):
-        super().__init__(cfg or PlannerCfg(), device)
+    It has no model: its steps are the contract's ``STEP_DT``, its horizon whatever ``cfg.mppi`` says.
+    """
+
+    def __init__(
+        self,
+        cfg: PlannerCfg | None = None,
+        trav: TraversabilityCfg | None = None,
+        device: str = "cpu",
+        *,
+        period: float = 1.0 / CONTROL_RATE,
+    ):
+        cfg = cfg or PlannerCfg()
+        super().__init__(cfg, device, time_base=TimeBase(horizon=cfg.mppi.horizon, step_dt=STEP_DT), period=period)
         self.trav = trav or TraversabilityCfg()
 
     def prepare(self, proprio: Tensor, state: Tensor, height_scan: Tensor, local_map: LocalMap | None = None):
@@ -231,7 +280,7 @@ class HeuristicPlanner(NavPlanner):
     def rollout(self, context: Tensor, commands: Tensor) -> tuple[Tensor, Tensor]:
         n = self.trav.substeps
         fine = commands.repeat_interleave(n, dim=1)  # [K, T n, 3]
-        poses_fine = integrate_body_velocities(fine, self.cfg.step_dt / n)  # [K, T n, 3]
+        poses_fine = integrate_body_velocities(fine, self.time_base.step_dt / n)  # [K, T n, 3]
         hit = lookup_scan(context, poses_fine[..., :2])  # [K, T n]
         hit = hit.reshape(commands.shape[0], -1, n).amax(dim=-1)  # [K, T]
         prob = torch.cummax(hit, dim=1).values  # once failed, failed
@@ -240,23 +289,23 @@ class HeuristicPlanner(NavPlanner):
 
 def traversability(scan: Tensor, cfg: TraversabilityCfg) -> Tensor:
     """1.0 where the robot cannot stand or pass (steps, steep slopes, pits), inflated: [60, 46]."""
-    height = (cfg.base_height - 0.5) - scan  # terrain height relative to the ground under the robot
+    height = (cfg.base_height - SCAN_OFFSET) - scan  # terrain height relative to the ground under the robot
     pad = torch.nn.functional.pad(height[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]
     step = torch.zeros_like(height)
     for di, dj in ((0, 1), (1, 0), (1, 2), (2, 1)):
         step = torch.maximum(step, (pad[di : di + height.shape[0], dj : dj + height.shape[1]] - height).abs())
-    gy, gx = torch.gradient(height, spacing=0.1)
+    gy, gx = torch.gradient(height, spacing=SCAN_RESOLUTION)
     slope = torch.atan(torch.sqrt(gx.square() + gy.square()))
     bad = (step > cfg.max_step) | (slope > math.radians(cfg.max_slope_deg)) | (height < -cfg.max_drop)
-    r = max(1, round(cfg.inflation / 0.1))
+    r = max(1, round(cfg.inflation / SCAN_RESOLUTION))
     grown = torch.nn.functional.max_pool2d(bad.float()[None, None], 2 * r + 1, stride=1, padding=r)[0, 0]
     return grown
 
 
 def lookup_scan(grid: Tensor, xy: Tensor) -> Tensor:
     """Nearest scan cell's value at base-frame points xy [..., 2]; 0 outside the scan (unknown = free)."""
-    col = torch.round((xy[..., 0] + 0.5) / 0.1).long()
-    row = torch.round((2.95 - xy[..., 1]) / 0.1).long()
+    col = torch.round((xy[..., 0] - SCAN_X0) / SCAN_RESOLUTION).long()
+    row = torch.round((SCAN_Y0 - xy[..., 1]) / SCAN_RESOLUTION).long()
     inside = (col >= 0) & (col < grid.shape[1]) & (row >= 0) & (row < grid.shape[0])
     values = grid[row.clamp(0, grid.shape[0] - 1), col.clamp(0, grid.shape[1] - 1)]
     return torch.where(inside, values, torch.zeros_like(values))

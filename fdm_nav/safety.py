@@ -1,4 +1,4 @@
-"""The planner node's safety logic, kept free of rclpy so it can be read and tested on its own.
+"""The small safety rules of the planner node, one class each, free of rclpy so each is tested on its own.
 
 - ``CommandGate``: the last step before cmd_vel. Non-finite -> zero; velocity
   bounds always; acceleration bounds between planned commands (a safety stop
@@ -8,7 +8,9 @@
 - ``OverrunFallback``: the shifted previous plan serves at most
   ``max_cycles`` consecutive overruns, then zero.
 - ``DropCounter``: counts dropped messages per input and rate-limits the log
-  line about them to one per second (RELIABILITY.md 1).
+  line about them to one per second (a NaN flood must not flood the log too).
+
+``fdm_nav.control_cycle`` decides when each applies; other nodes use them as they are.
 """
 
 from __future__ import annotations
@@ -96,10 +98,10 @@ class DropCounter:
         self.period = period
         self._last_log: dict[str, float] = {}
 
-    def drop(self, name: str) -> bool:
-        """Count one dropped ``name`` message; True when a log line is due."""
+    def drop(self, name: str, now: float | None = None) -> bool:
+        """Count one dropped ``name`` message; True when a log line is due (``now``: monotonic seconds)."""
         self.counts[name] += 1
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         if now - self._last_log.get(name, -math.inf) >= self.period:
             self._last_log[name] = now
             return True

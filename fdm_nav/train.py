@@ -1,6 +1,6 @@
 """Training of the FDM: ``dynstack nav train --data DIR --out PATH``.
 
-Anchor recipe (anchors/FDM.md): Adam (lr 3e-3, weight decay 1e-4), plateau LR
+Anchor recipe (Roth et al., RSS 2025; docs/references.md): Adam (lr 3e-3, weight decay 1e-4), plateau LR
 schedule, the four-term loss of ``fdm_nav.loss``. Validation windows come from
 held-out terrain seeds. Every epoch writes one atomic checkpoint
 (``<out>.ckpt/last.safetensors``: weights, optimizer, epoch, scheduler) and a

@@ -1,6 +1,6 @@
 """The whole stack in simulation: ``ros2 launch dynamics_stack navigation_sim.launch.py [scenario:=NAME]``.
 
-Starts ``terrain_sim`` (sim/ros_node.py, one scenario of the embedded
+Starts ``terrain_sim`` (sim/terrain_node.py, one scenario of the embedded
 simulator in real time), ``fdm_planner`` (fdm_nav/node.py) and rviz2 with
 config/navigation.rviz. Parameters: config/navigation.yaml, then
 config/navigation_sim.yaml (later files win), then the launch arguments.

@@ -1,1 +1,4 @@
-"""Manipulation: particle-grid neural dynamics (PGND) of deformable objects, Gaussian splats, MPPI planning and ROS 2 node."""
+"""Manipulation: particle-grid neural dynamics (PGND) of deformable objects: model, grid ops, training, evaluation, baselines.
+
+Planned, not here yet: perception from RGB-D, Gaussian splats, MPPI planning of gripper motions, ROS 2 nodes.
+"""

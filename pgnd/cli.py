@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from dynamics_stack import cli_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     manip = subparsers.add_parser("manip", help="manipulation: deformable-object data, PGND training and evaluation")
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--shards", type=int, default=8, help="shard files")
     gen.add_argument("--episodes-per-shard", type=int, default=8, help="episodes per shard")
     gen.add_argument("--seconds", type=float, default=5.0, help="seconds per episode (multiple of 0.1)")
-    gen.add_argument("--seed", type=int, default=0, help="base seed")
+    cli_args.add_seed(gen, "object parameters, start shapes and gripper scripts (base seed)")
     gen.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
     gen.add_argument(
         "--actions",
@@ -49,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--depth-noise", type=float, default=None, help="with --render: depth noise std at 1 m, m (default 0.001)"
     )
-    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cli_args.add_progress(gen)
     gen.set_defaults(func=_gen_data)
 
     per = sub.add_parser(
@@ -63,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     per.add_argument("--config", type=Path, help="YAML with a section 'perception' (PerceptionCfg fields)")
     per.add_argument("--particles", type=int, help="particles to track (default: the object's vertex count)")
     per.add_argument("--max-shards", type=int, default=None, help="stop after this many new shards (resume later)")
-    per.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cli_args.add_progress(per)
     per.set_defaults(func=_perceive)
 
     _register_eval_render(sub)
@@ -76,13 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train PGND (or the particle-only baseline) on a dataset")
     train.add_argument("--data", type=Path, required=True, help="dataset folder (dynstack manip gen-data)")
     train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/pgnd_rope")
-    train.add_argument("--config", type=Path, help="YAML with sections 'model' (PgndCfg) and 'train' (PgndTrainCfg)")
+    cli_args.add_config(train, "sections 'model' (PgndCfg) and 'train' (PgndTrainCfg); --set model.X=... / train.X=...")
     train.add_argument("--iterations", type=int, help="override train.iterations")
-    train.add_argument("--seed", type=int, help="override train.seed (initial weights and batches)")
+    cli_args.add_seed(train, "initial weights and batches (train.seed)", default=None)
     train.add_argument("--particle-only", action="store_true", help="baseline: no grid (model.use_grid = false)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
-    train.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared 2-core CPU)")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cli_args.add_threads(train)
+    cli_args.add_progress(train)
     train.set_defaults(func=_train)
 
     ev = sub.add_parser("eval-model", help="MDE / Chamfer / EMD over 3 s on held-out episodes vs baselines")
@@ -105,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="observed: the data's own future particles; material (perceived data only): where the material "
         "under each perceived particle really went (simulator vertices)",
     )
-    ev.add_argument("--threads", type=int, default=1, help="torch threads")
+    cli_args.add_threads(ev)
     ev.add_argument("--update-card", action="store_true", help="store each model's held-out metrics in its card")
     ev.set_defaults(func=_eval)
 
@@ -128,22 +130,19 @@ def _register_eval_render(sub: argparse._SubParsersAction) -> None:
     er.add_argument("--step-every", type=int, default=1, help="score every k-th step of the horizon")
     er.add_argument("--fit-iterations", type=int, help="splat fit iterations (default: SplatFitCfg)")
     er.add_argument("--gaussians", type=int, help="largest splat count (default: SplatFitCfg)")
-    er.add_argument("--threads", type=int, default=2, help="torch threads")
-    er.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cli_args.add_threads(er)
+    cli_args.add_progress(er)
     er.set_defaults(func=_eval_render)
 
 
 def _eval_render(args: argparse.Namespace) -> int:
     import dataclasses
 
-    import torch
-
     from dynamics_stack.atomic import atomic_write_json
     from pgnd.render_eval import METRICS, evaluate_renders
     from pgnd.splats.fit import SplatFitCfg
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    cli_args.apply_threads(args)
     try:
         cams = tuple(int(c) for c in args.cameras.split(","))
     except ValueError:
@@ -168,7 +167,7 @@ def _eval_render(args: argparse.Namespace) -> int:
         step_every=args.step_every,
         fit=fit,
         plots=args.plots,
-        progress=not args.no_progress,
+        progress=cli_args.show_progress(args),
     )
     atomic_write_json(args.json, result)
     print(
@@ -209,8 +208,8 @@ def _register_planning(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", type=Path, required=True, help="report to write")
     bench.add_argument("--plots", type=Path, help="folder for the start/target/final pictures and the GIF")
     bench.add_argument("--gif", help="task name whose PGND episode is saved as an animated GIF (needs --plots)")
-    bench.add_argument("--threads", type=int, default=2, help="torch threads")
-    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cli_args.add_threads(bench)
+    cli_args.add_progress(bench)
     bench.set_defaults(func=_benchmark)
 
 
@@ -224,14 +223,12 @@ def _check_scenario(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    import torch
 
     from dynamics_stack.atomic import atomic_write_json
     from pgnd.manip_benchmark import benchmark, planner_factories, save_pictures
     from sim.deformable_cameras import RenderCfg
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    cli_args.apply_threads(args)
     factories, particles = planner_factories(args.planner, args.models, args.model_suffix, args.iterations)
     result = benchmark(
         args.scenarios,
@@ -241,7 +238,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         particles=particles,
         seeds=args.seeds,
         gif_task=args.gif if args.plots is not None else None,
-        progress=not args.no_progress,
+        progress=cli_args.show_progress(args),
     )
     if args.plots is not None:
         result["pictures"] = [str(p) for p in save_pictures(result, args.plots)]
@@ -283,7 +280,7 @@ def _gen_data(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"dynstack manip gen-data: {exc}", file=sys.stderr)
         return 2
-    manifest = generate(cfg, args.out, progress=not args.no_progress, max_new_shards=args.max_shards)
+    manifest = generate(cfg, args.out, progress=cli_args.show_progress(args), max_new_shards=args.max_shards)
     print(json.dumps({k: manifest[k] for k in ("category", "episodes", "complete", "last_run")}, indent=1))
     return 0
 
@@ -303,7 +300,7 @@ def _perceive(args: argparse.Namespace) -> int:
         cfg = PerceptionCfg(particles=src["num_particles"], surface_offset=SURFACE_OFFSETS[src["category"]])
     if args.particles is not None:
         cfg = dataclasses.replace(cfg, particles=args.particles)
-    manifest = perceive_dataset(args.data, args.out, cfg, progress=not args.no_progress, max_new_shards=args.max_shards)
+    manifest = perceive_dataset(args.data, args.out, cfg, progress=cli_args.show_progress(args), max_new_shards=args.max_shards)
     keys = ("category", "num_particles", "episodes", "complete", "last_run")
     print(
         json.dumps({**{k: manifest[k] for k in keys}, "quality_mean": manifest["perception"]["quality_mean"]}, indent=1)
@@ -321,37 +318,25 @@ def _data_info(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    import torch
-
-    from dynamics_stack.config import load_cfg_yaml
     from pgnd.model import PgndCfg
     from pgnd.train import PgndTrainCfg, train
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    model_cfg = load_cfg_yaml(PgndCfg, args.config, "model") if args.config else PgndCfg()
-    cfg = load_cfg_yaml(PgndTrainCfg, args.config, "train") if args.config else PgndTrainCfg()
-    if args.iterations is not None:
-        cfg = dataclasses.replace(cfg, iterations=args.iterations)
-    if args.seed is not None:
-        cfg = dataclasses.replace(cfg, seed=args.seed)
-    if args.particle_only:
-        model_cfg = dataclasses.replace(model_cfg, use_grid=False)
-    card = train(model_cfg, cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress)
+    cli_args.apply_threads(args)
+    use_grid = False if args.particle_only else None
+    model_cfg = cli_args.config_from_args(PgndCfg, args, "manip train arguments", section="model", use_grid=use_grid)
+    cfg = cli_args.config_from_args(
+        PgndTrainCfg, args, "manip train arguments", section="train", iterations=args.iterations, seed=args.seed
+    )
+    card = train(model_cfg, cfg, args.data, args.out, resume=args.resume, progress=cli_args.show_progress(args))
     print(f"wrote {card.path} (best validation loss {card.data['training']['best_val_loss']:.5f})")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    import torch
-
     from dynamics_stack.atomic import atomic_write_json
     from pgnd.evaluate import evaluate
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    cli_args.apply_threads(args)
     result = evaluate(
         args.model,
         args.data,

@@ -2,7 +2,7 @@
 
 The grid is a dense cube of ``G^3`` nodes over the unit cube, node ``(i, j, k)``
 at ``(i, j, k) * dx`` with ``dx = 1 / G``. Each particle talks to the 27 nodes
-of its quadratic B-spline stencil (the MPM kernel the authors use, anchors/PGND.md):
+of its quadratic B-spline stencil (the MPM kernel the authors use, Zhang et al., RSS 2025; docs/references.md):
 
 - ``stencil`` gives, for every particle, the flat indices of its 27 nodes and
   their weights; the weights sum to one and reproduce linear fields exactly;

@@ -1,4 +1,4 @@
-"""The anchor's particle metrics, defined exactly as anchors/PGND.md says (all in metres, lower is better).
+"""The particle metrics of PGND (Zhang et al., RSS 2025; docs/references.md), defined exactly as there (metres, lower is better).
 
 - MDE: mean L2 distance between corresponding particles;
 - Chamfer: sum of the two mean nearest-neighbour distances (not squared);

@@ -1,6 +1,6 @@
 """The PGND model: particles + gripper -> per-particle features -> grid velocity field -> particles one step later.
 
-One step (dt = 0.1 s, anchors/PGND.md), shapes for B trajectories, N object
+One step (dt = 0.1 s, Zhang et al., RSS 2025; docs/references.md), shapes for B trajectories, N object
 particles, H history frames, K gripper surface points:
 
 1. world metres -> the unit cube of the workspace (``PgndCfg.workspace``):

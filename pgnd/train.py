@@ -1,6 +1,6 @@
 """Training of PGND (or the particle-only baseline): ``dynstack manip train --data DIR --out models/NAME``.
 
-Recipe after the anchor (anchors/PGND.md): S-step rollouts from ground-truth
+Recipe after the anchor (Zhang et al., RSS 2025; docs/references.md): S-step rollouts from ground-truth
 history (S = 5), loss = 100 x MSE of predicted positions in the unit-cube
 coordinates of the model, Adam with a cosine learning rate, gradient
 clipping, random yaw augmentation. Differences, for CPU minutes instead of GPU

@@ -1,4 +1,4 @@
-"""Embedded simulators (legged platform on height maps, deformable objects), scenario files and Isaac Sim runners.
+"""Embedded simulators (a legged platform on height maps, deformable objects in MuJoCo), scenario files, the terrain_sim node.
 
-Importable without rclpy or Isaac Sim; the Isaac runners import it lazily.
+Importable without rclpy, except the node (``sim.terrain_node``).
 """

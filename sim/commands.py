@@ -1,7 +1,7 @@
 """Velocity commands for data generation: time-correlated random commands and a goal-directed mode.
 
 Commands change only every ``hold`` seconds (0.5 s, the FDM's command step,
-anchors/FDM.md). The random mode draws each dimension from a Gaussian AR(1)
+Roth et al., RSS 2025; docs/references.md). The random mode draws each dimension from a Gaussian AR(1)
 latent mapped through the normal CDF, so the marginal of every command is
 uniform over its range while consecutive commands are correlated with time
 constant ``corr_time``; a robot also stands still for a while now and then.
@@ -22,16 +22,16 @@ from torch import Tensor
 
 @dataclass(frozen=True, kw_only=True)
 class CommandCfg:
-    """Command generator settings; default ranges are the authors' training ranges (anchors/FDM.md)."""
+    """Command generator settings; default ranges are the authors' training ranges (Roth et al., RSS 2025; docs/references.md)."""
 
     hold: float = 0.5
     """Seconds each command is held (the FDM's command step)."""
     vx_range: tuple[float, float] = (-0.1, 1.5)
-    """Forward command range (m/s), anchors/FDM.md."""
+    """Forward command range (m/s), Roth et al., RSS 2025; docs/references.md."""
     vy_range: tuple[float, float] = (-0.4, 0.4)
-    """Lateral command range (m/s), anchors/FDM.md."""
+    """Lateral command range (m/s), Roth et al., RSS 2025; docs/references.md."""
     wz_range: tuple[float, float] = (-1.0, 1.0)
-    """Yaw-rate command range (rad/s), anchors/FDM.md."""
+    """Yaw-rate command range (rad/s), Roth et al., RSS 2025; docs/references.md."""
     corr_time: float = 2.0
     """Correlation time (s) of the random commands."""
     p_stand: float = 0.03

@@ -17,7 +17,7 @@ has to find which shard files exist:
 Shard layout (``shard_KKKKK.npz``, uncompressed numpy arrays, R robots,
 T20 = 10 x holds + 1 samples at 20 Hz, holds = seconds / 0.5):
 
-  proprio  float32 [R, T20, P]     sim.sensors.PROPRIO_FIELDS at 20 Hz
+  proprio  float32 [R, T20, P]     fdm_nav.observation.PROPRIO_FIELDS at 20 Hz
   pose     float32 [R, T20, 3]     x, y, yaw in the map frame
   failed   uint8   [R, T20]        1 while failed (frozen) until respawn
   cause    int8    [R, T20]        failure cause (sim.terrain_sim.FAILURE_CAUSES), 0 while not failed
@@ -42,10 +42,10 @@ from tqdm import tqdm
 
 from dynamics_stack.atomic import atomic_path, atomic_write_json
 from dynamics_stack.config import ConfigError, cfg_to_dict
+from fdm_nav import observation as obs
 from sim.commands import CommandCfg, CommandGenerator
-from sim.dataset import FORMAT, MANIFEST, SUB, load_shard, read_manifest, window_failure_counts
+from sim.dataset import FORMAT, MANIFEST, load_shard, manifest_rates, read_manifest, window_failure_counts
 from sim.platform import load_platform
-from sim.sensors import PROPRIO_DIM, PROPRIO_FIELDS, HeightScanCfg
 from sim.terrain import TERRAIN_TYPES, TerrainCfg, build_terrain
 from sim.terrain_gen import sample_params
 from sim.terrain_sim import FAILURE_CAUSES, PHYSICS_DT, TerrainSim
@@ -77,7 +77,7 @@ class GenDataCfg:
     """Seconds a failed robot stays frozen before respawning (>= 5 s horizon + 0.5 s)."""
     border_margin: float = 1.5
     """Robots closer than this to the map border (m) are respawned (not a failure)."""
-    scan: HeightScanCfg = field(default_factory=lambda: HeightScanCfg(noise_std=0.01, dropout=0.01))
+    scan: obs.HeightScanCfg = field(default_factory=lambda: obs.HeightScanCfg(noise_std=0.01, dropout=0.01))
     """Height scan noise."""
     commands: CommandCfg = field(default_factory=CommandCfg)
     """Command generator."""
@@ -87,7 +87,7 @@ class GenDataCfg:
     def __post_init__(self) -> None:
         if self.robots < 1:
             raise ValueError(f"robots must be >= 1, got {self.robots}")
-        holds = self.seconds / 0.5
+        holds = self.seconds / obs.STEP_DT
         if not (self.seconds >= 6.0 and abs(holds - round(holds)) < 1e-9):
             raise ValueError(f"seconds must be a multiple of 0.5 and >= 6 (one window needs 5.5 s), got {self.seconds}")
         bad = [t for t in self.terrains if t not in TERRAIN_TYPES]
@@ -146,19 +146,19 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
     gen = CommandGenerator(cfg.commands, R, (x0 + m, x1 - m, y0 + m, y1 - m), dev, seed=plan["sim_seed"] + 1)
     sim.reset(sim.sample_free_poses(R, margin=m))
 
-    holds = round(cfg.seconds / 0.5)
-    steps_per_hold = round(0.5 / PHYSICS_DT)
-    T20 = SUB * holds + 1
+    holds = round(cfg.seconds / obs.STEP_DT)
+    steps_per_hold = round(obs.STEP_DT / PHYSICS_DT)
+    T20 = obs.SAMPLES_PER_STEP * holds + 1
     # 20 Hz sample m (1..9) inside a hold is the state after physics step floor(m * 2.5): a
     # zero-order hold of the 50 Hz stream, as a 20 Hz consumer of it would see.
-    sample_after = {math.floor(mm * 0.05 / PHYSICS_DT + 1e-9): mm for mm in range(1, SUB)}
-    proprio = torch.zeros(R, T20, PROPRIO_DIM, device=dev)
+    sample_after = {math.floor(mm * obs.SAMPLE_PERIOD / PHYSICS_DT + 1e-9): mm for mm in range(1, obs.SAMPLES_PER_STEP)}
+    proprio = torch.zeros(R, T20, obs.PROPRIO_DIM, device=dev)
     pose = torch.zeros(R, T20, 3, device=dev)
     failed = torch.zeros(R, T20, dtype=torch.uint8, device=dev)
     cause = torch.zeros(R, T20, dtype=torch.int8, device=dev)
     energy = torch.zeros(R, T20, device=dev)
     episode = torch.zeros(R, T20, dtype=torch.int32, device=dev)
-    scan = torch.zeros(R, holds + 1, 60, 46, dtype=torch.float16, device=dev)
+    scan = torch.zeros(R, holds + 1, *obs.SCAN_SHAPE, dtype=torch.float16, device=dev)
     command = torch.zeros(R, holds, 3, device=dev)
     ep = torch.zeros(R, dtype=torch.int32, device=dev)
     frozen_for = torch.zeros(R, device=dev)
@@ -183,7 +183,7 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
                 gen.reset(ids)
                 ep[ids] += 1
                 frozen_for[ids] = 0.0
-        record(SUB * j)
+        record(obs.SAMPLES_PER_STEP * j)
         scan[:, j] = sim.height_scan().to(torch.float16)
         if j == holds:
             break
@@ -192,8 +192,8 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
         for s in range(1, steps_per_hold + 1):
             sim.step(cmd)
             if s in sample_after:
-                record(SUB * j + sample_after[s])
-        frozen_for = torch.where(sim.failed, frozen_for + 0.5, frozen_for)
+                record(obs.SAMPLES_PER_STEP * j + sample_after[s])
+        frozen_for = torch.where(sim.failed, frozen_for + obs.STEP_DT, frozen_for)
         if progress is not None:
             progress.update(1)
     out = {
@@ -280,8 +280,8 @@ def _manifest(cfg: GenDataCfg, shards: list[dict[str, Any]]) -> dict[str, Any]:
         "platform": cfg_to_dict(platform),
         "terrain_types": list(TERRAIN_TYPES),
         "failure_causes": list(FAILURE_CAUSES),
-        "proprio_fields": list(PROPRIO_FIELDS),
-        "rates": {"physics_dt": PHYSICS_DT, "proprio_hz": 20, "scan_hz": 2, "command_hold_s": 0.5},
+        "proprio_fields": list(obs.PROPRIO_FIELDS),
+        "rates": manifest_rates(PHYSICS_DT),
         "shards": shards,
         **_summary(cfg, shards),
         "complete": len(shards) == cfg.num_shards,
@@ -330,7 +330,7 @@ def generate(
     if max_new_shards is not None:
         todo = todo[: max(0, max_new_shards)]
     atomic_write_json(out / MANIFEST, _manifest(cfg, list(shards.values())))
-    holds = round(cfg.seconds / 0.5)
+    holds = round(cfg.seconds / obs.STEP_DT)
     bar = tqdm(total=len(todo) * holds, unit="hold", desc="nav gen-data", disable=not progress, smoothing=0.1)
     t_start = time.perf_counter()
     with bar:

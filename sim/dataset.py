@@ -4,7 +4,7 @@ A window starts at t0, a multiple of 0.5 s (a command boundary, where a
 height scan exists). Its fields (float32 tensors unless noted; layout in
 sim/README.md):
 
-- ``proprio``      [10, P]   proprio at 20 Hz ending at t0 (last row = t0), fields ``sim.sensors.PROPRIO_FIELDS``
+- ``proprio``      [10, P]   proprio at 20 Hz ending at t0 (last row = t0), fields ``fdm_nav.observation.PROPRIO_FIELDS``
 - ``state``        [10, 6]   x, y, sin(yaw), cos(yaw) in the base frame at t0, failure flag, energy (W/kg)
 - ``height_scan``  [60, 46]  scan at t0, NaN = missing (rows y +2.95..-2.95, columns x -0.5..+4.0)
 - ``commands``     [10, 3]   (vx, vy, wz) of each 0.5 s step after t0
@@ -30,24 +30,32 @@ import torch
 from torch.utils.data import Dataset
 
 from dynamics_stack.config import ConfigError
+from fdm_nav.observation import HISTORY, HORIZON, SAMPLE_PERIOD, SAMPLES_PER_STEP, STEP_DT
 
-HISTORY = 10  # proprio/state samples at 20 Hz (0.5 s), anchors/FDM.md
-HORIZON = 10  # command steps of 0.5 s (5 s), anchors/FDM.md
-SUB = 10  # 20 Hz samples per 0.5 s command step
 MANIFEST = "manifest.json"
 FORMAT = "dynstack-nav-shards/1"
 SHARD_KEYS = ("proprio", "pose", "failed", "cause", "energy", "episode", "scan", "command")
 
 
+def manifest_rates(physics_dt: float) -> dict[str, float]:
+    """The ``rates`` entry of a dataset manifest: the physics step and the time base the shards were written on."""
+    return {
+        "physics_dt": physics_dt,
+        "proprio_hz": round(1.0 / SAMPLE_PERIOD),
+        "scan_hz": round(1.0 / STEP_DT),
+        "command_hold_s": STEP_DT,
+    }
+
+
 def valid_windows(episode: np.ndarray, failed: np.ndarray) -> np.ndarray:  # [R, T20] x2 -> [W, 2] (robot, j)
-    """All valid (robot, j) window starts of a shard; t0 is 20 Hz sample ``SUB * j``."""
+    """All valid (robot, j) window starts of a shard; t0 is 20 Hz sample ``SAMPLES_PER_STEP * j``."""
     _, T = episode.shape
-    n_holds = (T - 1) // SUB
+    n_holds = (T - 1) // SAMPLES_PER_STEP
     j = np.arange(1, n_holds - HORIZON + 1)  # needs HISTORY-1 samples before and HORIZON steps after
     if j.size == 0:
         return np.zeros((0, 2), np.int64)
-    a = SUB * j
-    first, last = a - (HISTORY - 1), a + SUB * HORIZON
+    a = SAMPLES_PER_STEP * j
+    first, last = a - (HISTORY - 1), a + SAMPLES_PER_STEP * HORIZON
     same = episode[:, first] == episode[:, last]  # episode ids only grow, so equal ends mean one episode
     ok = same & (failed[:, a] == 0)
     r, k = np.nonzero(ok)
@@ -59,7 +67,7 @@ def window_failure_counts(episode: np.ndarray, failed: np.ndarray) -> tuple[int,
     idx = valid_windows(episode, failed)
     if idx.size == 0:
         return 0, 0
-    end = SUB * idx[:, 1] + SUB * HORIZON
+    end = SAMPLES_PER_STEP * idx[:, 1] + SAMPLES_PER_STEP * HORIZON
     return int(idx.shape[0]), int(failed[idx[:, 0], end].sum())
 
 
@@ -180,8 +188,8 @@ class NavWindowDataset(Dataset):
         fail = np.zeros(len(self), bool)
         for s, z in enumerate(self.shards):
             rows = np.nonzero(self.index[:, 0] == s)[0]
-            r, a = self.index[rows, 1], SUB * self.index[rows, 2]
-            end = a + SUB * HORIZON
+            r, a = self.index[rows, 1], SAMPLES_PER_STEP * self.index[rows, 2]
+            end = a + SAMPLES_PER_STEP * HORIZON
             dist[rows] = np.linalg.norm(z["pose"][r, end, :2] - z["pose"][r, a, :2], axis=-1)
             fail[rows] = z["failed"][r, end] > 0
         return dist, fail
@@ -223,9 +231,9 @@ class NavWindowDataset(Dataset):
 
     def _gather(self, s: int, r: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
         z, info = self.shards[s], self.shard_info[s]
-        a = SUB * j  # [B] 20 Hz index of t0
+        a = SAMPLES_PER_STEP * j  # [B] 20 Hz index of t0
         hist = a[:, None] + np.arange(-(HISTORY - 1), 1)  # [B, 10]
-        ends = a[:, None] + SUB * np.arange(1, HORIZON + 1)  # [B, 10] 20 Hz index at the end of each step
+        ends = a[:, None] + SAMPLES_PER_STEP * np.arange(1, HORIZON + 1)  # [B, 10] 20 Hz index at the end of each step
         rr = r[:, None]
         origin = z["pose"][r, a].astype(np.float64)  # [B, 3]
         past = _to_base_frame(z["pose"][rr, hist].astype(np.float64), origin)  # [B, 10, 3]

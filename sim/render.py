@@ -20,9 +20,10 @@ from matplotlib.colors import ListedColormap
 
 from dynamics_stack.atomic import atomic_path
 from dynamics_stack.config import ConfigError
+from sim.height_map import HeightMap
 from sim.platform import load_platform
 from sim.scenario import Scenario
-from sim.terrain import HeightMap, build_terrain
+from sim.terrain import build_terrain
 
 
 def load_trajectory(path: str | Path) -> np.ndarray:  # -> [T, 2]

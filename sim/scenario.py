@@ -1,7 +1,7 @@
 """Navigation scenario files (YAML): terrain, platform, start, goal, time limit.
 
 The same files feed the embedded simulator, the planner benchmark and the
-Isaac Sim runners. Format (every field required unless marked optional):
+terrain_sim node (Isaac Sim runners could read them too; none exists yet). Format (every field required unless marked optional):
 
     name: stairs_up_01
     platform: anymal_d                    # a file in sim/platforms/ (or a path)
@@ -32,8 +32,9 @@ import torch
 import yaml
 
 from dynamics_stack.config import ConfigError, cfg_from_dict
+from sim.height_map import HeightMap
 from sim.platform import load_platform
-from sim.terrain import HeightMap, TerrainCfg, build_terrain
+from sim.terrain import TerrainCfg, build_terrain
 from sim.terrain_sim import TerrainSim
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios" / "nav"
@@ -69,7 +70,7 @@ class GoalCfg:
     y: float
     """y (m, map frame)."""
     tolerance: float = 0.5
-    """Success radius (m); 0.5 m as in the authors' evaluation (anchors/FDM.md)."""
+    """Success radius (m); 0.5 m as in the authors' evaluation (Roth et al., RSS 2025; docs/references.md)."""
 
     def __post_init__(self) -> None:
         _finite("goal", self.x, self.y, self.tolerance)
@@ -193,6 +194,14 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     if scenario.tags:
         out["tags"] = list(scenario.tags)
     return out
+
+
+def scenario_path(name: str | Path) -> Path:
+    """A scenario name of sim/scenarios/nav/ (``flat_01``) or a file path (``my/scenario.yaml``)."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    return SCENARIO_DIR / f"{name}.yaml"
 
 
 def shipped_scenarios() -> list[Path]:

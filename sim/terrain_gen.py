@@ -10,7 +10,7 @@ only looks at heights. Randomness comes only from the ``numpy`` generator that
 map.
 
 Parameter ranges follow the issue and the authors' training terrains
-(anchors/FDM.md: stairs 0.05-0.23 m, pillars, boxes, ramps, random grids,
+(Roth et al., RSS 2025; docs/references.md: stairs 0.05-0.23 m, pillars, boxes, ramps, random grids,
 walls); pits are an addition (the issue asks for falls).
 """
 
@@ -389,7 +389,7 @@ def gen_pits(X, Y, p: PitsParams, rng, zones) -> Arrays:
 def sample_params(kind: str, rng: np.random.Generator, extent: tuple[float, float], difficulty: float = 0.5) -> Any:
     """Random parameters of ``kind`` that fit a map of ``extent`` = (Lx, Ly) m, for datasets and mixed tiles.
 
-    Ranges follow the authors' training terrains (anchors/FDM.md): stairs 0.05-0.23 m
+    Ranges follow the authors' training terrains (Roth et al., RSS 2025; docs/references.md): stairs 0.05-0.23 m
     (we go to 0.25 m as the issue asks), random grids up to 0.25 m. ``difficulty``
     in [0, 1] scales heights, slopes and counts.
     """

@@ -27,13 +27,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from fdm_nav.observation import CONTROL_RATE, GRAVITY, PROPRIO_DIM, HeightScanCfg, height_scan
+from sim.height_map import HeightMap
 from sim.platform import PlatformCfg
-from sim.sensors import PROPRIO_DIM, HeightScanCfg, height_scan
-from sim.terrain import HeightMap
 
 PHYSICS_DT = 0.02  # s, the issue's physics step
-PLANNING_TICK = 0.1  # s, the planner's replanning period (10 Hz, anchors/FDM.md)
-GRAVITY = 9.81  # m/s^2
 _TINY = 1e-9  # magnitudes below this are set to 0 (keeps floats out of the slow subnormal range)
 
 # Failure causes (dataset field ``failure_cause``).
@@ -154,11 +152,11 @@ class TerrainSim:
         return support, slope_x, slope_y
 
     def height_scan(self) -> Tensor:  # [N, 60, 46]
-        """Current height scans (see ``sim.sensors`` for layout and value convention)."""
+        """Current height scans (see ``fdm_nav.observation`` for layout and value convention)."""
         return height_scan(self.height_map, self.poses, self.z_base, self.scan_cfg, self.generator)
 
     def proprio(self) -> Tensor:  # [N, P] with P = len(PROPRIO_FIELDS)
-        """Current proprio vector, fields as ``sim.sensors.PROPRIO_FIELDS``."""
+        """Current proprio vector, fields as ``fdm_nav.observation.PROPRIO_FIELDS``."""
         roll, pitch = self.tilt[:, 0], self.tilt[:, 1]
         cr, sr, cp, sp = torch.cos(roll), torch.sin(roll), torch.cos(pitch), torch.sin(pitch)
         vx, vy, vz = self.vel[:, 0], self.vel[:, 1], self.vz
@@ -347,7 +345,7 @@ class TerrainSim:
             speed_factor=factor,
         )
 
-    def advance_tick(self, commands: Tensor, tick: float = PLANNING_TICK) -> StepInfo:  # commands [N, 3]
+    def advance_tick(self, commands: Tensor, tick: float = 1.0 / CONTROL_RATE) -> StepInfo:  # commands [N, 3]
         """Hold ``commands`` for one planning tick (default 0.1 s = 5 physics steps); failures are accumulated."""
         steps = max(1, round(tick / self.dt))
         new_failure = torch.zeros_like(self.failed)

@@ -437,7 +437,3 @@ def discounted_returns(rewards: torch.Tensor, v_last: torch.Tensor, gamma: float
 
 def card_summary(card: ModelCard) -> str:
     return json.dumps({"card": str(card.path), "final": card.data.get("training", {}).get("final", {})})
-
-
-def replace_cfg(cfg: IrlTrainCfg, **overrides) -> IrlTrainCfg:
-    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,9 +1,11 @@
 """``dynstack irl ...``: demonstrations, AIRL training, evaluation, retargeting; thin wrappers over visual_irl.
 
-Commands: ``gen-demos`` (generated demonstrations as keypoint files),
-``train`` (AIRL -> reward model card + ONNX), ``eval`` (Spearman of learned
-return vs true score, policy comparison, plots), ``retarget`` (robot joint
-trajectories of one or more demonstrations, metrics vs plain IK, plot).
+Commands: ``gen-data`` (generated demonstrations as keypoint files; alias
+``gen-demos``), ``train`` (AIRL -> reward model card + ONNX), ``eval-model``
+(Spearman of learned return vs true score, policy comparison, plots; alias
+``eval``), ``retarget`` (robot joint trajectories of one or more
+demonstrations, metrics vs plain IK, plot). ``--data`` is the folder of
+demonstrations a command reads (``--demos``, ``--test-demos`` still work).
 Heavy imports happen inside the commands so ``dynstack --help`` stays fast.
 """
 
@@ -13,16 +15,25 @@ import argparse
 import json
 from pathlib import Path
 
+from dynamics_stack import cli_args
 from dynamics_stack.config import ConfigError
+from dynamics_stack.params import register_node
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_node(
+        "irl_reward",
+        "visual_irl.node_cfg:IrlRewardNodeCfg",
+        "config/irl_reward.yaml",
+        "Parameters of the irl_reward node (visual_irl/node.py).",
+    )
     irl = subparsers.add_parser("irl", help="reward from human demonstrations: keypoints, AIRL, retargeting")
     irl.set_defaults(group_parser=irl)
     sub = irl.add_subparsers(dest="command", metavar="COMMAND")
 
     gen = sub.add_parser(
-        "gen-demos",
+        "gen-data",
+        aliases=["gen-demos"],
         help="generate sorting-task demonstrations (COCO-17 keypoints through an RGB-D camera model)",
         description="Writes DIR/demo_NNNN.{npz,json} and DIR/index.json (quality, variant, true score per file).",
     )
@@ -31,9 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--suboptimal", type=int, default=0)
     gen.add_argument("--failed", type=int, default=0)
     gen.add_argument("--people", type=int, default=8, help="different demonstrators (body size, swivel, speed)")
-    gen.add_argument("--seed", type=int, default=0)
+    cli_args.add_seed(gen, "demonstrators, onions and noise")
     gen.add_argument("--format", choices=("npz", "json"), default="npz")
-    gen.add_argument("--no-progress", action="store_true")
+    cli_args.add_progress(gen)
     gen.set_defaults(func=_gen_demos)
 
     train = sub.add_parser(
@@ -41,21 +52,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="AIRL on the good demonstrations of a folder; writes the reward model (card, safetensors, ONNX)",
         description="Writes OUT.card.json, OUT.safetensors, OUT.reward.onnx and OUT.ckpt/{last.safetensors,log.csv}.",
     )
-    train.add_argument("--demos", type=Path, required=True, help="folder of keypoint files (gen-demos or recorded)")
+    train.add_argument(
+        "--data", "--demos", type=Path, required=True, help="folder of keypoint files (gen-data or recorded)"
+    )
     train.add_argument("--out", type=Path, required=True, help="model path stem, e.g. models/irl_reward")
-    train.add_argument("--config", type=Path, help="YAML with IrlTrainCfg fields")
+    cli_args.add_config(train, "IrlTrainCfg fields")
     train.add_argument("--iterations", type=int, help="override IrlTrainCfg.iterations")
-    train.add_argument("--seed", type=int, help="override IrlTrainCfg.seed")
+    cli_args.add_seed(train, "the AIRL run (IrlTrainCfg.seed; member k uses seed + k)", default=None)
     train.add_argument("--members", type=int, help="override IrlTrainCfg.members (1: a single AIRL run)")
     train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.safetensors")
-    train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: a shared 2-core CPU)")
-    train.add_argument("--no-progress", action="store_true")
+    cli_args.add_threads(train)
+    cli_args.add_progress(train)
     train.set_defaults(func=_train)
 
-    ev = sub.add_parser("eval", help="learned return vs true score on held-out demos; policy vs expert and BC")
+    ev = sub.add_parser(
+        "eval-model", aliases=["eval"], help="learned return vs true score on held-out demos; policy vs expert and BC"
+    )
     ev.add_argument("--model", type=Path, required=True, help="reward model card")
-    ev.add_argument("--train-demos", type=Path, required=True, help="the expert demos the model was trained on")
-    ev.add_argument("--test-demos", type=Path, required=True, help="held-out demos of mixed quality")
+    ev.add_argument(
+        "--train-data", "--train-demos", type=Path, required=True, help="the expert demos the model was trained on"
+    )
+    ev.add_argument("--data", "--test-demos", type=Path, required=True, help="held-out demos of mixed quality")
     ev.add_argument("--json", type=Path, required=True, help="report to write")
     ev.add_argument("--plots", type=Path, help="folder for PNGs (default: beside the JSON)")
     ev.add_argument("--ppo-iterations", type=int, default=200, help="PPO iterations on the learned reward (scratch)")
@@ -71,10 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--episodes", type=int, default=500, help="evaluation episodes per condition")
     ev.add_argument("--skip-policy", action="store_true", help="only the return-vs-score part")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--threads", type=int, default=1)
+    cli_args.add_seed(ev, "BC, PPO and the evaluation episodes")
+    cli_args.add_threads(ev)
     ev.add_argument("--update-card", action="store_true", help="store the headline metrics in the model card")
-    ev.add_argument("--no-progress", action="store_true")
+    cli_args.add_progress(ev)
     ev.set_defaults(func=_eval)
 
     rt = sub.add_parser("retarget", help="map demonstrations onto a cobot; joint trajectories, metrics, plot")
@@ -118,7 +135,9 @@ def _gen_demos(args: argparse.Namespace) -> int:
     counts = {"good": args.good, "suboptimal": args.suboptimal, "failed": args.failed}
     if min(counts.values()) < 0 or sum(counts.values()) == 0 or args.people < 1:
         raise ConfigError("gen-demos: counts must be >= 0 with at least one demo, and --people >= 1")
-    demos = generate_set(DemoGenCfg(), counts, seed=args.seed, people=args.people, progress=not args.no_progress)
+    demos = generate_set(
+        DemoGenCfg(), counts, seed=args.seed, people=args.people, progress=cli_args.show_progress(args)
+    )
     index = []
     for i, demo in enumerate(demos):
         path = save_demo(demo, args.out / f"demo_{i:04d}.{args.format}")
@@ -130,27 +149,18 @@ def _gen_demos(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch
+    from visual_irl.airl import IrlTrainCfg, train_airl
 
-    from dynamics_stack.config import load_cfg_yaml
-    from visual_irl.airl import IrlTrainCfg, replace_cfg, train_airl
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    cfg = load_cfg_yaml(IrlTrainCfg, args.config) if args.config else IrlTrainCfg()
-    try:
-        cfg = replace_cfg(cfg, iterations=args.iterations, seed=args.seed, members=args.members)
-    except ValueError as exc:
-        raise ConfigError(f"train arguments: {exc}") from exc
-    demos = load_folder(args.demos, quality="good")
-    _, _, card = train_airl(cfg, demos, args.out, resume=args.resume, progress=not args.no_progress)
+    cli_args.apply_threads(args)
+    fields = {"iterations": args.iterations, "seed": args.seed, "members": args.members}
+    cfg = cli_args.config_from_args(IrlTrainCfg, args, "irl train arguments", **fields)
+    demos = load_folder(args.data, quality="good")
+    _, _, card = train_airl(cfg, demos, args.out, resume=args.resume, progress=cli_args.show_progress(args))
     print(f"wrote {card.path}")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    import torch
-
     from dynamics_stack.atomic import atomic_write_json
     from dynamics_stack.checkpoint import write_card
     from dynamics_stack.config import cfg_from_dict
@@ -159,20 +169,19 @@ def _eval(args: argparse.Namespace) -> int:
     from visual_irl.evaluate import demo_state_tensors, plot_rewards, policy_comparison, return_vs_score
     from visual_irl.task import SortingTaskCfg
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    cli_args.apply_threads(args)
     runtime = load_runtime(args.model, backend="torch")
     card = runtime.card
     training = card.data.get("training", {})
     task = cfg_from_dict(SortingTaskCfg, training.get("task", {}), source=f"{card.path} training.task")
     min_conf = training.get("config", {}).get("min_confidence", 0.5)
     reward = runtime.model.eval()
-    test = load_folder(args.test_demos)
+    test = load_folder(args.data)
     test_states = demo_state_tensors(test, task, min_conf)  # built once, for the ranking and the plots
     ranking = return_vs_score(reward, test, test_states)
-    report = {"model": card.name, "test_demos": str(args.test_demos), "return_vs_score": ranking}
+    report = {"model": card.name, "test_demos": str(args.data), "return_vs_score": ranking}
     if not args.skip_policy:
-        train = load_folder(args.train_demos, quality="good")
+        train = load_folder(args.train_data, quality="good")
         expert = expert_data(train, task, min_conf)
         if min(args.ppo_iterations, args.finetune_iterations, args.episodes) < 1 or any(
             not n >= 0 for n in args.action_noise
@@ -188,7 +197,7 @@ def _eval(args: argparse.Namespace) -> int:
             episodes=args.episodes,
             action_noise=tuple(args.action_noise),
             seed=args.seed,
-            progress=not args.no_progress,
+            progress=cli_args.show_progress(args),
             airl_policy=_airl_policy(card, expert, task),
         )
     plots = plot_rewards(reward, test, test_states, task, ranking, args.plots or args.json.parent)

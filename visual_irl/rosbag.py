@@ -13,71 +13,53 @@ from pathlib import Path
 
 import numpy as np
 
+from dynamics_stack.ros.bag import open_bag, typestore
+from dynamics_stack.ros.pointcloud import FLOAT32, PointCloudError, pointcloud2_to_array
+from dynamics_stack.ros.stamps import sec_to_parts, stamp_to_sec
 from visual_irl.keypoints import KeypointDemo, KeypointFileError
-
-KEYPOINT_FIELDS = ("x", "y", "z", "confidence")
-OBJECT_FIELDS = ("x", "y", "z", "blemished")
-
-
-def _typestore():
-    from rosbags.typesys import Stores, get_typestore
-
-    return get_typestore(Stores.ROS2_JAZZY)
+from visual_irl.reward_cycle import KEYPOINT_FIELDS, OBJECT_FIELDS
 
 
 def _cloud_array(msg, fields: tuple[str, ...], where: str) -> np.ndarray:
-    """Float fields of a (rosbags) PointCloud2 as [N, len(fields)]; float32 fields only (what the node sends)."""
-    by_name = {f.name: f for f in msg.fields}
-    missing = [f for f in fields if f not in by_name]
-    if missing:
-        raise KeypointFileError(f"{where}: PointCloud2 lacks field(s) {missing}")
-    n = msg.width * msg.height
-    data = np.asarray(msg.data, dtype=np.uint8)
-    if len(data) < n * msg.point_step:
-        raise KeypointFileError(f"{where}: PointCloud2 data has {len(data)} bytes, expected {n * msg.point_step}")
-    dtype = np.dtype(">f4" if msg.is_bigendian else "<f4")
-    rows = data[: n * msg.point_step].reshape(n, msg.point_step)
-    out = np.empty((n, len(fields)), dtype=np.float32)
-    for j, name in enumerate(fields):
-        field = by_name[name]
-        if field.datatype != 7:  # PointField.FLOAT32
-            raise KeypointFileError(f"{where}: field '{name}' is not float32")
-        out[:, j] = rows[:, field.offset : field.offset + 4].copy().view(dtype)[:, 0]
-    return out
+    """Fields of a (rosbags) PointCloud2 as [N, len(fields)] float32; KeypointFileError saying where it is bad."""
+    try:
+        return pointcloud2_to_array(msg, fields)
+    except PointCloudError as exc:
+        raise KeypointFileError(f"{where}: {exc}") from None
 
 
 def load_bag(
     path: str | Path, keypoints_topic: str = "/keypoints", objects_topic: str = "/objects", max_object_age: float = 0.2
 ) -> KeypointDemo:
-    from rosbags.rosbag2 import Reader
-
     path = Path(path)
-    store = _typestore()
+    store = typestore()
     frames: list[tuple[float, np.ndarray]] = []
     objects: list[tuple[float, np.ndarray]] = []
+    reader = open_bag(path, KeypointFileError)
     try:
-        with Reader(path) as reader:
-            topics = {c.topic for c in reader.connections}
-            if keypoints_topic not in topics:
-                raise KeypointFileError(f"{path}: no topic {keypoints_topic} (topics: {sorted(topics)})")
-            conns = [c for c in reader.connections if c.topic in (keypoints_topic, objects_topic)]
-            for conn, _, raw in reader.messages(connections=conns):
-                msg = store.deserialize_cdr(raw, conn.msgtype)
-                stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
-                where = f"{path} {conn.topic} at {stamp:.3f}"
-                if conn.topic == keypoints_topic:
-                    arr = _cloud_array(msg, KEYPOINT_FIELDS, where)
-                    if arr.shape[0] != 17:
-                        raise KeypointFileError(f"{where}: {arr.shape[0]} keypoints, expected 17 (COCO-17)")
-                    frames.append((stamp, arr))
-                else:
-                    arr = _cloud_array(msg, OBJECT_FIELDS, where)
-                    if len(arr):
-                        objects.append((stamp, arr[0]))
+        topics = {c.topic for c in reader.connections}
+        if keypoints_topic not in topics:
+            raise KeypointFileError(f"{path}: no topic {keypoints_topic} (topics: {sorted(topics)})")
+        conns = [c for c in reader.connections if c.topic in (keypoints_topic, objects_topic)]
+        for conn, _, raw in reader.messages(connections=conns):
+            msg = store.deserialize_cdr(raw, conn.msgtype)
+            stamp = stamp_to_sec(msg.header.stamp)
+            where = f"{path} {conn.topic} at {stamp:.3f}"
+            if conn.topic == keypoints_topic:
+                arr = _cloud_array(msg, KEYPOINT_FIELDS, where)
+                if arr.shape[0] != 17:
+                    raise KeypointFileError(f"{where}: {arr.shape[0]} keypoints, expected 17 (COCO-17)")
+                frames.append((stamp, arr))
+            else:
+                arr = _cloud_array(msg, OBJECT_FIELDS, where)
+                if len(arr):
+                    objects.append((stamp, arr[0]))
     except KeypointFileError:
         raise
     except Exception as exc:  # rosbags raises its own error types for damaged bags
         raise KeypointFileError(f"{path}: not a readable rosbag2 ({exc})") from exc
+    finally:
+        reader.close()
     if not frames:
         raise KeypointFileError(f"{path}: no messages on {keypoints_topic}")
     frames.sort(key=lambda f: f[0])
@@ -107,7 +89,7 @@ def write_bag(demo: KeypointDemo, path: str | Path, start_stamp: float = 1000.0)
     """Write a demonstration as the node's input topics (sqlite3 rosbag2), e.g. to replay it to the node."""
     from rosbags.rosbag2 import Writer
 
-    store = _typestore()
+    store = typestore()
     T = store.types
     Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
     PointCloud2, PointField = T["sensor_msgs/msg/PointCloud2"], T["sensor_msgs/msg/PointField"]
@@ -115,9 +97,9 @@ def write_bag(demo: KeypointDemo, path: str | Path, start_stamp: float = 1000.0)
 
     def cloud(points: np.ndarray, names: tuple[str, ...], stamp: float):
         data = np.ascontiguousarray(points, dtype="<f4")
-        fields = [PointField(name=n, offset=4 * i, datatype=7, count=1) for i, n in enumerate(names)]
-        sec = int(stamp)
-        header = Header(stamp=Time(sec=sec, nanosec=round((stamp - sec) * 1e9)), frame_id="camera_color_optical_frame")
+        fields = [PointField(name=n, offset=4 * i, datatype=FLOAT32, count=1) for i, n in enumerate(names)]
+        sec, nanosec = sec_to_parts(stamp)
+        header = Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id="camera_color_optical_frame")
         return PointCloud2(
             header=header,
             height=1,

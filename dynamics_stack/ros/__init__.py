@@ -1,5 +1,7 @@
-"""Thin rclpy helpers shared by the nodes: DDS-on-loopback setup, message <-> numpy conversions.
+"""What the nodes share on the ROS side: parameters, spinning, message <-> numpy conversions, diagnostics, rosbag2, DDS setup.
 
-``dynamics_stack.ros.env`` imports nothing from ROS (it must run before the first
-``rclpy.init()``); the other modules import ROS message packages.
+``env``, ``nav_types``, ``stamps`` and the PointCloud2 reader in ``pointcloud``
+import nothing from ROS (``env`` must run before the first ``rclpy.init()``);
+the other modules import rclpy or message packages. How a node uses them:
+docs/ros_nodes.md, "How to write a node here".
 """

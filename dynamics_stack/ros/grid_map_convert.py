@@ -25,10 +25,26 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sensor_msgs.msg import PointCloud2
 
-from dynamics_stack.ros.nav_convert import MAX_COORD, ElevationGrid, MessageError, stamp_to_sec
+from dynamics_stack.ros.nav_convert import MAX_COORD
+from dynamics_stack.ros.nav_types import ElevationGrid, MessageError
+from dynamics_stack.ros.stamps import stamp_to_sec
 
 COLUMN_MAJOR, ROW_MAJOR = "column_index", "row_index"
+
+
+def elevation_map_type(map_type: str) -> type:
+    """The elevation map's message class for ``map_type`` ('auto' prefers GridMap when grid_map_msgs imports)."""
+    if map_type == "pointcloud2":
+        return PointCloud2
+    try:
+        from grid_map_msgs.msg import GridMap  # not installable here; present on robots with grid_map
+    except ImportError:
+        if map_type == "gridmap":
+            raise ValueError("map_type 'gridmap' needs the grid_map_msgs package, which is not installed") from None
+        return PointCloud2
+    return GridMap
 
 
 def _layer_matrix(msg, layer: str) -> np.ndarray:

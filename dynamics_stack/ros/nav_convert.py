@@ -14,7 +14,6 @@ headers, and callers compare them instead of transforming.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -23,28 +22,17 @@ from nav_msgs.msg import Odometry, Path
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Header
 
+from dynamics_stack.ros.nav_types import ElevationGrid, MessageError, OdomSample, yaw_from_quaternion
 from dynamics_stack.ros.pointcloud import PointCloudError, array_to_pointcloud2, pointcloud2_to_array
+from dynamics_stack.ros.stamps import sec_to_parts, stamp_to_sec
 
 MAX_COORD = 1.0e6  # m: no map of a legged robot is a thousand kilometres wide; larger means garbage
 MAX_SPEED = 100.0  # m/s and rad/s: an order of magnitude above any ground robot; larger means garbage
 
 
-class MessageError(ValueError):
-    """An input message cannot be used; the message says which one and why."""
-
-
-def stamp_to_sec(stamp: Time) -> float:
-    return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
-
-
 def sec_to_stamp(t: float) -> Time:
-    sec = math.floor(t)
-    return Time(sec=int(sec), nanosec=min(round((t - sec) * 1e9), 999_999_999))
-
-
-def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
-    """Heading (rad) of a rotation, ZYX convention (REP-103)."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    sec, nanosec = sec_to_parts(t)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def quaternion_from_rpy(roll: float, pitch: float, yaw: float) -> Quaternion:
@@ -74,27 +62,6 @@ def _unit_quaternion(name: str, q: Quaternion) -> np.ndarray:
     if not 0.5 < norm < 2.0:  # a real orientation is unit length up to rounding; far from it is garbage
         raise MessageError(f"{name} is not a unit quaternion (norm {norm:.3g})")
     return arr / norm
-
-
-@dataclass(frozen=True)
-class OdomSample:
-    """One odometry message as numbers (REP-105: pose in ``frame`` = odom, twist in ``child_frame`` = base)."""
-
-    t: float  # s, header stamp
-    frame: str
-    child_frame: str
-    position: np.ndarray  # [3] m
-    quaternion: np.ndarray  # [4] x, y, z, w (unit)
-    linear: np.ndarray  # [3] m/s, body frame
-    angular: np.ndarray  # [3] rad/s, body frame
-
-    @property
-    def yaw(self) -> float:
-        return yaw_from_quaternion(*self.quaternion)
-
-    @property
-    def pose2d(self) -> np.ndarray:  # [3] x, y, yaw
-        return np.array([self.position[0], self.position[1], self.yaw])
 
 
 def odometry_to_sample(msg: Odometry) -> OdomSample:
@@ -151,8 +118,8 @@ def _pose(x: float, y: float, yaw: float, z: float = 0.0) -> Pose:
 
 
 def twist_to_array(msg: Twist | TwistStamped, name: str = "cmd_vel") -> np.ndarray:
-    """(vx, vy, wz) [3] of a Twist or TwistStamped; raises MessageError on non-finite or huge values."""
-    twist = msg.twist if isinstance(msg, TwistStamped) else msg
+    """(vx, vy, wz) [3] of a Twist or TwistStamped (rclpy's or a bag's); MessageError on non-finite or huge values."""
+    twist = msg.twist if hasattr(msg, "twist") else msg
     arr = np.array(
         [twist.linear.x, twist.linear.y, twist.linear.z, twist.angular.x, twist.angular.y, twist.angular.z],
         dtype=np.float64,
@@ -185,25 +152,6 @@ def path_to_xy(msg: Path, name: str = "route") -> tuple[str, np.ndarray]:
     xy = np.array([[p.pose.position.x, p.pose.position.y] for p in msg.poses], dtype=np.float64)
     _check(f"{name} positions", xy, MAX_COORD)
     return msg.header.frame_id, xy
-
-
-@dataclass(frozen=True)
-class ElevationGrid:
-    """An elevation map as a grid: heights[i, j] at x = origin[0] + i * resolution, y = origin[1] + j * resolution."""
-
-    t: float  # s, header stamp
-    frame: str
-    heights: np.ndarray  # [H, W] float32, NaN = unknown
-    resolution: float  # m
-    origin: tuple[float, float]  # m, centre of cell [0, 0]
-
-    def height_at(self, x: float, y: float) -> float:
-        """Height of the cell holding (x, y), NaN when unknown or outside."""
-        i = round((x - self.origin[0]) / self.resolution)
-        j = round((y - self.origin[1]) / self.resolution)
-        if 0 <= i < self.heights.shape[0] and 0 <= j < self.heights.shape[1]:
-            return float(self.heights[i, j])
-        return float("nan")
 
 
 MIN_RESOLUTION = 0.01  # m: finer elevation maps do not exist for legged robots; a finer spacing is garbage

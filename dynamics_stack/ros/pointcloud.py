@@ -5,26 +5,30 @@ PointField datatypes, with arbitrary point_step/row_step padding, organised
 (height > 1) or not, little- or big-endian. NaN points are kept unless asked
 otherwise: for an elevation map a NaN height means "unknown cell", which the
 caller must see.
+
+The reader imports nothing from ROS: it reads any object with PointCloud2's
+fields, so the nodes (rclpy messages) and the bag readers (rosbags messages)
+share it. The writer builds rclpy messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from sensor_msgs.msg import PointCloud2, PointField
-from std_msgs.msg import Header
 
-# PointField datatype constants -> numpy dtypes (REP / sensor_msgs/PointField.msg).
+# sensor_msgs/PointField datatype constants (INT8 = 1 ... FLOAT64 = 8, fixed by the message definition) -> numpy.
+FLOAT32 = 7
 _DTYPES = {
-    PointField.INT8: np.int8,
-    PointField.UINT8: np.uint8,
-    PointField.INT16: np.int16,
-    PointField.UINT16: np.uint16,
-    PointField.INT32: np.int32,
-    PointField.UINT32: np.uint32,
-    PointField.FLOAT32: np.float32,
-    PointField.FLOAT64: np.float64,
+    1: np.int8,
+    2: np.uint8,
+    3: np.int16,
+    4: np.uint16,
+    5: np.int32,
+    6: np.uint32,
+    FLOAT32: np.float32,
+    8: np.float64,
 }
 
 
@@ -32,10 +36,11 @@ class PointCloudError(ValueError):
     """A PointCloud2 message or array is malformed; the message says what is wrong."""
 
 
-def pointcloud2_to_array(
-    msg: PointCloud2, fields: Sequence[str] = ("x", "y", "z"), skip_nans: bool = False
-) -> np.ndarray:
-    """Requested fields of every point as float32 [N, len(fields)] (N = width * height)."""
+def pointcloud2_to_array(msg: Any, fields: Sequence[str] = ("x", "y", "z"), skip_nans: bool = False) -> np.ndarray:
+    """Requested fields of every point as float32 [N, len(fields)] (N = width * height).
+
+    ``msg`` is a sensor_msgs/PointCloud2 of rclpy or of the rosbags library (anything with its fields).
+    """
     by_name = {f.name: f for f in msg.fields}
     missing = [name for name in fields if name not in by_name]
     if missing:
@@ -75,13 +80,11 @@ def pointcloud2_to_array(
     return out
 
 
-def array_to_pointcloud2(
-    points: np.ndarray,
-    fields: Sequence[str] = ("x", "y", "z"),
-    header: Header | None = None,
-    frame_id: str = "",
-) -> PointCloud2:
-    """An unorganised float32 PointCloud2 (height 1) from ``points`` [N, len(fields)]."""
+def array_to_pointcloud2(points: np.ndarray, fields: Sequence[str] = ("x", "y", "z"), header=None, frame_id: str = ""):
+    """An unorganised float32 sensor_msgs/PointCloud2 (height 1) from ``points`` [N, len(fields)]."""
+    from sensor_msgs.msg import PointCloud2, PointField
+    from std_msgs.msg import Header
+
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != len(fields):
         raise PointCloudError(
@@ -92,9 +95,7 @@ def array_to_pointcloud2(
     msg.header = header if header is not None else Header(frame_id=frame_id)
     msg.height = 1
     msg.width = int(points.shape[0])
-    msg.fields = [
-        PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1) for i, name in enumerate(fields)
-    ]
+    msg.fields = [PointField(name=name, offset=4 * i, datatype=FLOAT32, count=1) for i, name in enumerate(fields)]
     msg.is_bigendian = False
     msg.point_step = 4 * len(fields)
     msg.row_step = msg.point_step * msg.width

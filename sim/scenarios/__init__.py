@@ -1,1 +1,1 @@
-"""Scenario files for the embedded simulators and the Isaac Sim runners."""
+"""Scenario files for the embedded simulators (navigation scenarios in ``nav/``)."""

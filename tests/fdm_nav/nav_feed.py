@@ -4,6 +4,10 @@ It publishes odometry (50 Hz) and a flat elevation map (5 Hz) stamped with the
 current time (or with an age the test chooses), records every cmd_vel and
 status message, and sends goals. Nothing in it is a stand-in for ROS: the
 planner receives real messages over loopback DDS.
+
+Tests wait on conditions, never on time: ``cycles_since`` counts the planner's
+status messages (one per control cycle), ``commands_at`` how many commands had
+arrived when each status came, so "quiet for n cycles" is a condition too.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ class RobotFeed(Node):
             self.create_subscription(TwistStamped, "cmd_vel", self._on_stamped, 50)
         else:
             self.create_subscription(Twist, "cmd_vel", self._on_cmd, 50)
-        self.create_subscription(String, "fdm_planner/status", lambda m: self.status.append(json.loads(m.data)), 50)
+        self.commands_at: list[int] = []  # len(commands) when each status arrived
+        self.create_subscription(String, "fdm_planner/status", self._on_status, 50)
         self.diagnostics: list = []
         self.create_subscription(DiagnosticArray, "/diagnostics", lambda m: self.diagnostics.extend(m.status), 10)
         self.odom_age = 0.0  # s subtracted from the stamps
@@ -67,6 +72,14 @@ class RobotFeed(Node):
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_status(self, msg: String) -> None:
+        self.status.append(json.loads(msg.data))
+        self.commands_at.append(len(self.commands))
+
+    def quiet_for(self, cycles: int) -> bool:
+        """The last ``cycles`` statuses came with no new command (the planner is running but publishes nothing)."""
+        return len(self.commands_at) > cycles and self.commands_at[-1] == self.commands_at[-1 - cycles]
 
     def _on_cmd(self, msg: Twist) -> None:
         self.commands.append([msg.linear.x, msg.linear.y, msg.angular.z])
@@ -101,10 +114,4 @@ class RobotFeed(Node):
             self.send_goal(x, y)
 
 
-def spin_for(executor, seconds: float) -> None:
-    """Spin for a fixed span (to let a number of control cycles pass; nothing is asserted on time)."""
-    import time
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.02)
+ZERO = [0.0, 0.0, 0.0]

@@ -30,8 +30,8 @@ def _write_sim_bag(path: Path, storage: str, seconds: float = 8.0, scenario: str
     """Step a simulator here and record what terrain_sim would publish; returns the truth at each physics step."""
     from geometry_msgs.msg import Twist
 
+    from dynamics_stack.ros.bag import BagWriter
     from dynamics_stack.ros.nav_convert import grid_to_elevation_cloud, make_odometry
-    from fdm_nav.bag_record import BagWriter
     from sim.scenario import SCENARIO_DIR, load_scenario, make_sim
 
     sim = make_sim(load_scenario(SCENARIO_DIR / f"{scenario}.yaml"), 1, seed=0)
@@ -108,7 +108,7 @@ def test_round_trip_terrain_sim_bag_dataset_finetune(ros_context, tmp_path, spin
 
     bag = tmp_path / "sim_bag"
     sim, log = start_node(
-        "sim.ros_node",
+        "sim.terrain_node",
         {"scenario": "flat_01", "record": str(bag), "publish_clock": True, "real_time_factor": 3.0, "map_rate": 2.0},
         "terrain_sim",
     )

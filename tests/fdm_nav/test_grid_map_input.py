@@ -1,6 +1,6 @@
 """The planner node's grid_map_msgs/GridMap input (elevation_mapping's output).
 
-grid_map_msgs has no wheel here (shared/ros/README.md), so the messages are built field
+grid_map_msgs has no wheel here (see docs/ros_nodes.md), so the messages are built field
 by field after its definition (GridMap: header, info, layers, basic_layers, data,
 outer_start_index, inner_start_index; GridMapInfo: resolution, length_x, length_y, pose)
 from real std_msgs / geometry_msgs parts. Cell positions are checked against grid_map's
@@ -118,7 +118,8 @@ def test_node_map_type_parameter(ros_context):
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import PointCloud2
 
-    from fdm_nav.node import PlannerNode, map_message_type
+    from dynamics_stack.ros.grid_map_convert import elevation_map_type
+    from fdm_nav.node import PlannerNode
 
     try:
         import grid_map_msgs  # noqa: F401
@@ -126,11 +127,11 @@ def test_node_map_type_parameter(ros_context):
         pytest.skip("grid_map_msgs is installed: the fallback cannot be shown")
     except ImportError:
         pass
-    assert map_message_type("auto") is PointCloud2 and map_message_type("pointcloud2") is PointCloud2
+    assert elevation_map_type("auto") is PointCloud2 and elevation_map_type("pointcloud2") is PointCloud2
     node = PlannerNode(context=ros_context, parameter_overrides=[Parameter("map_type", value="gridmap")])
     try:
         node.trigger_configure()
-        assert node.settings is None and "grid_map_msgs" in node.reason
+        assert node.settings is None and "grid_map_msgs" in node.cycle.reason
     finally:
         node.destroy_node()
     node = PlannerNode(context=ros_context, parameter_overrides=[Parameter("autostart", value=False)])
@@ -146,7 +147,7 @@ def test_node_map_type_parameter(ros_context):
         msg = _grid_map(buffer, 0.1, centre=(0.1, 0.15))
         msg.header.stamp = sec_to_stamp(node.get_clock().now().nanoseconds * 1e-9)
         node._on_map(msg)
-        assert node.grid is not None and node.grid.origin == pytest.approx((0.0, 0.0))
-        np.testing.assert_allclose(node.grid.heights, heights, atol=1e-6)
+        assert node.cycle.grid is not None and node.cycle.grid.origin == pytest.approx((0.0, 0.0))
+        np.testing.assert_allclose(node.cycle.grid.heights, heights, atol=1e-6)
     finally:
         node.destroy_node()

@@ -6,7 +6,8 @@ installs and whose entry point exists; every parameter file and rviz config
 it names must exist; every parameter it sets (inline or through a YAML
 section for the node's name) must be one the node declares, with the type
 the node declares (rclpy refuses an int for a double). The rviz config's
-topics must be topics the nodes publish or subscribe.
+topics must be topics the nodes publish or subscribe. That the parameter
+files hold every parameter with its default is tests/dynamics_stack/test_params.py.
 """
 
 from __future__ import annotations
@@ -34,13 +35,12 @@ def _console_scripts() -> dict[str, str]:
 
 
 def _declared(executable: str) -> dict[str, object]:
-    if executable == "fdm_planner":
-        from fdm_nav.node import default_parameters
-    elif executable == "terrain_sim":
-        from sim.ros_node import default_parameters
-    else:
-        raise AssertionError(f"no parameter list known for executable {executable}")
-    return default_parameters()
+    from dynamics_stack.cli import build_parser
+    from dynamics_stack.params import NODES, ros_parameters
+
+    build_parser()  # the packages' command groups register their nodes
+    assert executable in NODES, f"no parameter list known for executable {executable}"
+    return ros_parameters(NODES[executable].cfg_class()())
 
 
 class LaunchSource:
@@ -155,17 +155,9 @@ def test_launch_file_names_existing_executables_files_and_declared_parameters(pa
         assert checked, f"{path.name}: no parameters checked for {exe}"
 
 
-def test_robot_parameter_file_sets_every_node_setting():
-    """config/navigation.yaml lists all node and gate settings (the planner's own have defaults)."""
-    declared = _declared("fdm_planner")
-    section = yaml.safe_load((ROOT / "config" / "navigation.yaml").read_text())["fdm_planner"]["ros__parameters"]
-    node_level = {k for k in declared if "." not in k or k.startswith("gate.")}
-    assert node_level <= set(section)
-
-
 def test_nodes_really_declare_those_parameters_and_rviz_topics_exist(ros_context):
     from fdm_nav.node import PlannerNode
-    from sim.ros_node import TerrainSimNode
+    from sim.terrain_node import TerrainSimNode
 
     planner = PlannerNode(context=ros_context)
     sim = TerrainSimNode(context=ros_context)
@@ -185,25 +177,3 @@ def test_nodes_really_declare_those_parameters_and_rviz_topics_exist(ros_context
     named += [t["Topic"]["Value"] for t in manager["Tools"] if t["Class"].endswith("SetGoal")]
     assert "/goal_pose" in named
     assert set(named) <= topics, set(named) - topics
-
-
-def test_readme_documents_every_parameter_with_its_default():
-    """Each node parameter has a README table row `name` | `default`."""
-    readme = (ROOT / "README.md").read_text()
-
-    def shown(value) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str):
-            return f'"{value}"'
-        if isinstance(value, list):
-            return "[" + ", ".join(shown(v) for v in value) + "]"
-        return str(value)
-
-    missing = [
-        (exe, name)
-        for exe in ("fdm_planner", "terrain_sim")
-        for name, value in _declared(exe).items()
-        if f"| `{name}` | `{shown(value)}` |" not in readme
-    ]
-    assert not missing, missing

@@ -12,13 +12,14 @@ import torch
 
 from dynamics_stack.cli import main as dynstack
 from dynamics_stack.runtime import load_runtime
-from fdm_nav.global_route import Carrot, plan_route
+from fdm_nav.carrot import Carrot
 from fdm_nav.hazard_guard import HazardGuardCfg
 from fdm_nav.history import HistoryBuffer
+from fdm_nav.observation import fill_nan_nearest
 from fdm_nav.planner import FdmPlanner, PlannerCfg
 from sim.platform import load_platform
+from sim.route import plan_route
 from sim.scenario import load_scenario, make_sim
-from sim.sensors import fill_nan_nearest
 from sim.terrain import build_terrain
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "fdm_anymal_d.card.json"

@@ -19,10 +19,18 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper beside this file (no test packages here)
-from nav_feed import RobotFeed, spin_for
+from nav_feed import ZERO, RobotFeed
 from ros_procs import start_node, stop_node
 
 pytestmark = pytest.mark.timeout(240)
+
+
+def _spin_until(executor, predicate, timeout_s: float = 10.0) -> bool:
+    """Spin until ``predicate()`` holds (the timeout only bounds a hang; nothing is asserted on time)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    return predicate()
 
 
 def _drive(ros_context, scenario: str, goal: tuple[float, float], wall_s: float, planner_params: dict):
@@ -36,7 +44,7 @@ def _drive(ros_context, scenario: str, goal: tuple[float, float], wall_s: float,
 
     # The parameter files of launch/navigation_sim.launch.py, as that launch file passes them.
     files = ("config/navigation.yaml", "config/navigation_sim.yaml")
-    sim, sim_log = start_node("sim.ros_node", {"scenario": scenario}, "terrain_sim", files[1:])
+    sim, sim_log = start_node("sim.terrain_node", {"scenario": scenario}, "terrain_sim", files[1:])
     planner, planner_log = start_node(
         "fdm_nav.node", {"planner.mppi.num_samples": 256, "rollout_markers": 16, **planner_params}, "fdm_planner", files
     )
@@ -69,11 +77,13 @@ def _drive(ros_context, scenario: str, goal: tuple[float, float], wall_s: float,
             reached = math.hypot(last["pose"][0] - goal[0], last["pose"][1] - goal[1]) <= 0.5
             if last["failed"] or (reached and planner_status[-1]["state"] in ("goal_reached", "idle")):
                 break
-        spin_for(executor, 1.0)  # after the end: what the planner does once the goal is reached
+        if planner_status[-1]["state"] in ("goal_reached", "idle"):  # goal reached: it answers with a zero
+            _spin_until(executor, lambda: bool(commands) and commands[-1] == ZERO)
         n_before_stop = len(commands)
     finally:
         codes = stop_node(planner), stop_node(sim)
-        spin_for(executor, 0.5)  # receive what they sent last (the planner's final zero command)
+        n_stopped = len(commands)  # what the planner sent last (its exit zero) may still be on its way:
+        _spin_until(executor, lambda: len(commands) > n_stopped and commands[-1] == ZERO, 5.0)
         executor.shutdown()
         node.destroy_node()
     commands = np.array(commands)
@@ -138,9 +148,8 @@ def test_planner_process_sends_zero_when_stopped(ros_context, spin_until, sig):
         assert spin_until(executor, driving, 60.0), log.read_text()[-2000:]
         planner.send_signal(getattr(signal, sig))
         assert spin_until(executor, lambda: planner.poll() is not None, 20.0)
-        spin_for(executor, 0.5)
         assert planner.returncode == 0, log.read_text()[-2000:]
-        assert feed.commands[-1] == [0.0, 0.0, 0.0], feed.commands[-3:]
+        assert spin_until(executor, lambda: feed.commands[-1] == ZERO, 5.0), feed.commands[-3:]
     finally:
         stop_node(planner)
         executor.shutdown()

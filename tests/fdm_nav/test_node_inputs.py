@@ -22,8 +22,8 @@ from fdm_nav.closed_loop import local_map_of
 from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.history import HistoryBuffer
 from fdm_nav.node_inputs import OdomHistory, grid_height_map, scan_from_map
+from fdm_nav.observation import fill_nan_nearest
 from sim.scenario import SCENARIO_DIR, load_scenario, make_sim
-from sim.sensors import fill_nan_nearest
 
 
 def test_node_inputs_equal_the_closed_loop_inputs():

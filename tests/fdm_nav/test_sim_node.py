@@ -32,7 +32,7 @@ def test_sim_node_topics_commands_timeout_and_route(ros_context, spin_until):
     from visualization_msgs.msg import MarkerArray
 
     from dynamics_stack.ros.nav_convert import elevation_cloud_to_grid, make_pose_stamped, odometry_to_sample
-    from sim.ros_node import TerrainSimNode
+    from sim.terrain_node import TerrainSimNode
 
     sim = TerrainSimNode(context=ros_context, parameter_overrides=[Parameter("scenario", value="flat_01")])
     probe = Node("probe", context=ros_context)
@@ -63,13 +63,15 @@ def test_sim_node_topics_commands_timeout_and_route(ros_context, spin_until):
         # Commands move it; a command that stops coming is replaced by zero after cmd_timeout.
         cmd = Twist()
         cmd.linear.x = 0.8
-        for _ in range(30):
+
+        def moving() -> bool:  # keeps commanding (each odometry message answers with a command) until it moves
             cmd_pub.publish(cmd)
-            spin_until(executor, lambda: False, 0.05)
-        moving = got["odom"][-1]
-        assert moving.linear[0] > 0.3 and moving.position[0] > first.position[0] + 0.1
-        spin_until(executor, lambda: False, 1.5)  # no commands for longer than cmd_timeout (0.5 s)
-        assert abs(got["odom"][-1].linear[0]) < 0.05
+            last = got["odom"][-1]
+            return last.linear[0] > 0.3 and last.position[0] > first.position[0] + 0.1
+
+        assert spin_until(executor, moving, 20.0)
+        # No commands any more: after cmd_timeout (0.5 s of simulated time) the robot is commanded zero and stops.
+        assert spin_until(executor, lambda: abs(got["odom"][-1].linear[0]) < 0.05, 20.0)
         # A non-finite command is rejected and counted, the robot does not move on it.
         bad = Twist()
         bad.linear.x = math.nan
@@ -89,7 +91,7 @@ def test_sim_node_topics_commands_timeout_and_route(ros_context, spin_until):
 
 def test_bad_scenario_is_a_clear_error():
     done = subprocess.run(
-        [sys.executable, "-m", "sim.ros_node", "--ros-args", "-p", "scenario:=no_such_scenario"],
+        [sys.executable, "-m", "sim.terrain_node", "--ros-args", "-p", "scenario:=no_such_scenario"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from dynamics_stack.config import ConfigError
+from fdm_nav.observation import PROPRIO_DIM
 from sim.datagen import GenDataCfg, generate, shard_plan
 from sim.dataset import NavWindowDataset, load_shard, read_manifest, valid_windows
-from sim.sensors import PROPRIO_DIM
 from sim.terrain import TERRAIN_TYPES
 
 # Tiny: 4 robots x 12 s per shard on 10 m maps; pillars and walls give failures.

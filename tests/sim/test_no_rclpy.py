@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-MODULES = ("sim.terrain", "sim.terrain_gen", "sim.platform", "sim.terrain_sim", "sim.sensors", "sim.commands",
+MODULES = ("sim.terrain", "sim.terrain_gen", "sim.platform", "sim.terrain_sim", "sim.height_map", "sim.route", "sim.commands",
            "sim.scenario", "sim.render", "sim.datagen", "sim.dataset")  # fmt: skip
 
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from dynamics_stack.config import ConfigError
+from sim.height_map import height_map_from_array
 from sim.platform import available_platforms, load_platform
-from sim.terrain import TerrainCfg, build_terrain, height_map_from_array
+from sim.terrain import TerrainCfg, build_terrain
 from sim.terrain_sim import CAUSE_COLLISION, CAUSE_FALL, CAUSE_NONE, CAUSE_STUCK, CAUSE_TIPPING, TerrainSim
 
 ANYMAL = load_platform("anymal_d")
@@ -196,7 +197,7 @@ def test_a_blocked_robot_can_still_turn_away():
 def test_cuda_runs_the_same_model_as_the_cpu():
     import dataclasses
 
-    from sim.sensors import height_scan
+    from fdm_nav.observation import height_scan
 
     quiet = dataclasses.replace(ANYMAL, vel_noise_std=0.0)  # the two devices draw different noise
     hm = step_map(0.6)

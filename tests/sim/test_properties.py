@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dynamics_stack.config import ConfigError
+from fdm_nav.observation import height_scan
 from sim.platform import load_platform
 from sim.scenario import load_scenario
-from sim.sensors import height_scan
 from sim.terrain import TerrainCfg, build_terrain
 from sim.terrain_sim import TerrainSim
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from dynamics_stack.config import ConfigError, cfg_from_dict
-from sim.terrain import TERRAIN_TYPES, TerrainCfg, build_terrain, height_map_from_array
+from sim.height_map import height_map_from_array
+from sim.terrain import TERRAIN_TYPES, TerrainCfg, build_terrain
 
 SMALL = (8.0, 8.0)  # small maps keep the tests fast
 PARAMS = {

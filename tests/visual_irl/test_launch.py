@@ -10,7 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from visual_irl.node import default_parameters, make_node
+from dynamics_stack.params import ros_parameters
+from visual_irl.node import IrlRewardNode
+from visual_irl.node_cfg import IrlRewardNodeCfg
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = ROOT / "launch" / "irl_reward.launch.py"
@@ -50,7 +52,7 @@ def test_launch_file_starts_the_installed_executable_with_existing_files():
 
 
 def test_parameter_file_sets_every_declared_parameter_with_its_type():
-    declared = default_parameters()
+    declared = ros_parameters(IrlRewardNodeCfg())
     section = yaml.safe_load((ROOT / "config" / "irl_reward.yaml").read_text())["irl_reward"]["ros__parameters"]
     assert set(section) == set(declared)
     for key, value in section.items():
@@ -60,9 +62,9 @@ def test_parameter_file_sets_every_declared_parameter_with_its_type():
 def test_node_declares_those_parameters_and_rviz_reads_its_topics(ros_context, tiny_model):
     from rclpy.parameter import Parameter
 
-    node = make_node(context=ros_context, parameter_overrides=[Parameter("model", value=str(tiny_model[2].path))])
+    node = IrlRewardNode(context=ros_context, parameter_overrides=[Parameter("model", value=str(tiny_model[2].path))])
     try:
-        assert all(node.has_parameter(k) for k in default_parameters())
+        assert all(node.has_parameter(k) for k in ros_parameters(IrlRewardNodeCfg()))
         node.trigger_configure()
         topics = {p.topic_name for p in list(node.publishers) + list(node.subscriptions)}
     finally:

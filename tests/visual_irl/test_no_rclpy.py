@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = (
     "keypoints", "camera", "human_arm", "task", "demos", "features", "env", "policy", "reward", "airl",
-    "evaluate", "robots", "retarget", "rosbag", "cli", "node",
+    "evaluate", "robots", "retarget", "rosbag", "cli", "node_cfg", "reward_cycle",
 )  # fmt: skip
 BLOCKED = ("rclpy", "rclpy.node", "rclpy.lifecycle", "sensor_msgs", "geometry_msgs", "std_msgs", "visualization_msgs")
 
@@ -25,7 +25,7 @@ def test_core_imports_and_runs_without_rclpy():
         "s, _ = demo_states(generate_demo(DemoGenCfg(), 'good', seed=0))\n"
         "r = retarget_trajectory(load_robot('ur5'), s[:10, :9].astype(float))\n"
         "assert r['error'].max() < 0.005\n"
-        "import visual_irl.node as n\n"
+        "import visual_irl.node_cfg as n\n"
         "assert n.IrlRewardNodeCfg().robot == 'panda'\n"
         "print('ok')\n"
     )

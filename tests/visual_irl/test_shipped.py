@@ -28,8 +28,8 @@ def test_shipped_reward_runs_the_same_under_onnx_runtime_and_torch():
 
 
 def test_shipped_reward_ranks_unseen_demonstrations_by_quality():
-    """New people and seeds (not the README's test set): good > suboptimal > failed on average, and a rank
-    correlation with the true score well above chance (the README's held-out figure is the target)."""
+    """New people and seeds (not the test set of docs/reward_learning.md): good > suboptimal > failed on average, and a rank
+    correlation with the true score well above chance (the held-out figure there is the target)."""
     rt = load_runtime(CARD, "torch")
     demos = generate_set(DemoGenCfg(), {"good": 8, "suboptimal": 8, "failed": 8}, seed=41, people=6)
     returns = np.array([rt.run("reward", {"state": demo_states(d)[0]})["reward"].sum() for d in demos])

@@ -15,117 +15,53 @@ times ``real_time_factor``, and talks like a robot with an elevation mapper:
   a command older than ``cmd_timeout`` s is replaced by zero (the role of
   diff_drive_controller's timeout);
 - on ``goal_pose`` it publishes ``route`` (nav_msgs/Path, transient local):
-  the geometric route of ``fdm_nav.global_route`` over its own map, the
-  global-planner role the benchmark gives both planners;
+  the geometric route of ``sim.route`` over its own map, the global-planner
+  role the benchmark gives both planners;
 - with ``record`` set it writes every message it publishes and every
   command it receives into a rosbag2 (``record_storage`` mcap or sqlite3),
   the input of ``dynstack nav import-bag``.
 
-The simulator core never imports rclpy; this file is the adapter.
+Parameters: ``TerrainSimNodeCfg`` (``sim.terrain_node_cfg``). The simulator
+core never imports rclpy; this file is the adapter.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
 import torch
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import ColorRGBA, Header, String
 from visualization_msgs.msg import Marker, MarkerArray
 
-from dynamics_stack.config import ConfigError, cfg_from_ros_params, cfg_to_ros_params, field_docs
 from dynamics_stack.ros.nav_convert import (
     MessageError,
     grid_to_elevation_cloud,
     make_odometry,
     make_path,
+    make_pose_stamped,
     pose_stamped_to_xyyaw,
     quaternion_from_rpy,
     sec_to_stamp,
     twist_to_array,
 )
-from dynamics_stack.ros.spin import init_with_stop_flag, spin_until_stopped
-from sim.scenario import SCENARIO_DIR, load_scenario, make_sim
+from dynamics_stack.ros.node_params import declare_parameters, read_parameters
+from dynamics_stack.ros.spin import run_node
+from dynamics_stack.ros.stamps import now_sec
+from sim.platform import load_platform
+from sim.route import route_or_line
+from sim.scenario import load_scenario, make_sim, scenario_path
+from sim.terrain_node_cfg import TerrainSimNodeCfg
 from sim.terrain_sim import FAILURE_CAUSES
-
-
-@dataclass(frozen=True, kw_only=True)
-class SimNodeCfg:
-    """Parameters of the ``terrain_sim`` node."""
-
-    scenario: str = "flat_01"
-    """Scenario: a name in sim/scenarios/nav/ or a path to a scenario YAML."""
-    seed: int = 0
-    """Simulator seed (velocity noise)."""
-    real_time_factor: float = 1.0
-    """Simulated seconds per wall-clock second (above 1 only makes sense with publish_clock)."""
-    publish_clock: bool = False
-    """Publish /clock and stamp messages with simulated time (nodes then need use_sim_time)."""
-    map_rate: float = 5.0
-    """Elevation map, footprint and status rate [Hz] (by the stamp clock: wall time, or simulated with /clock)."""
-    map_size: float = 12.0
-    """Edge [m] of the square elevation map around the robot (0: the whole scenario map)."""
-    cmd_timeout: float = 0.5
-    """A command older than this [s] is replaced by zero (diff_drive_controller's default)."""
-    cmd_vel_stamped: bool = False
-    """Subscribe geometry_msgs/TwistStamped instead of Twist on cmd_vel."""
-    odom_frame: str = "odom"
-    """Fixed frame of odometry, map, route and markers (REP-105)."""
-    base_frame: str = "base_link"
-    """Body frame of the odometry twist (REP-105)."""
-    publish_route: bool = True
-    """On goal_pose, publish a geometric route to it on the route topic (global-planner stand-in)."""
-    publish_goal: bool = False
-    """Publish the scenario's goal on goal_pose once, goal_delay s after start (demo without rviz)."""
-    goal_delay: float = 3.0
-    """Seconds (simulated) before the scenario goal is published when publish_goal is set."""
-    record: str = ""
-    """rosbag2 folder to record into (empty: no recording); must not exist yet."""
-    record_storage: str = "mcap"
-    """rosbag2 storage of the recording: 'mcap' or 'sqlite3'."""
-
-    def __post_init__(self) -> None:
-        for name in ("real_time_factor", "map_rate", "cmd_timeout"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {value}")
-        if not self.real_time_factor <= 50:
-            raise ValueError(f"real_time_factor must be <= 50, got {self.real_time_factor}")
-        if not (math.isfinite(self.map_size) and self.map_size >= 0):
-            raise ValueError(f"map_size must be finite and >= 0, got {self.map_size}")
-        if not (math.isfinite(self.goal_delay) and self.goal_delay >= 0):
-            raise ValueError(f"goal_delay must be finite and >= 0, got {self.goal_delay}")
-        if self.record_storage not in ("mcap", "sqlite3"):
-            raise ValueError(f"record_storage must be 'mcap' or 'sqlite3', got {self.record_storage!r}")
-        if not self.odom_frame or not self.base_frame:
-            raise ValueError("odom_frame and base_frame must not be empty")
-
-
-def default_parameters() -> dict[str, Any]:
-    return cfg_to_ros_params(SimNodeCfg())
-
-
-def scenario_path(name: str) -> Path:
-    """A scenario name of sim/scenarios/nav/ or a file path."""
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml"):
-        return path
-    return SCENARIO_DIR / f"{name}.yaml"
 
 
 class TerrainSimNode(Node):
@@ -133,15 +69,8 @@ class TerrainSimNode(Node):
 
     def __init__(self, node_name: str = "terrain_sim", **kwargs):
         super().__init__(node_name, **kwargs)
-        docs = field_docs(SimNodeCfg)
-        for name, value in default_parameters().items():
-            self.declare_parameter(name, value, ParameterDescriptor(description=docs.get(name, "")))
-        params = {name: self.get_parameter(name).value for name in default_parameters()}
-        try:
-            self.cfg = cfg_from_ros_params(SimNodeCfg, params, source="terrain_sim parameters")
-        except ValueError as exc:
-            raise ConfigError(f"terrain_sim parameters: {exc}") from exc
-        cfg = self.cfg
+        declare_parameters(self, TerrainSimNodeCfg)
+        self.cfg = cfg = read_parameters(self, TerrainSimNodeCfg)
         self.scenario = load_scenario(scenario_path(cfg.scenario))
         self.sim = make_sim(self.scenario, 1, seed=cfg.seed)
         self.goal_xy = np.array([self.scenario.goal.x, self.scenario.goal.y])
@@ -165,7 +94,7 @@ class TerrainSimNode(Node):
         self.create_subscription(PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=1))
         self.bag = None
         if cfg.record:
-            from fdm_nav.bag_record import BagWriter
+            from dynamics_stack.ros.bag import BagWriter
 
             self.bag = BagWriter(cfg.record, cfg.record_storage)
         self.cmd = np.zeros(3)
@@ -175,7 +104,7 @@ class TerrainSimNode(Node):
         self.next_map_t = 0.0
         self.goal_sent = False
         self.wall0 = time.monotonic()
-        self.stamp0 = self.get_clock().now().nanoseconds * 1e-9
+        self.stamp0 = now_sec(self)
         self.timer = self.create_timer(self.sim.dt / cfg.real_time_factor, self._step)
         self._publish_outputs(force_map=True)
         self.get_logger().info(
@@ -186,7 +115,7 @@ class TerrainSimNode(Node):
 
     def stamp(self) -> float:
         """Stamp of what is published now: simulated time with /clock, the node's clock otherwise."""
-        return self.sim.time if self.use_sim_time_stamps else self.get_clock().now().nanoseconds * 1e-9
+        return self.sim.time if self.use_sim_time_stamps else now_sec(self)
 
     def _record(self, topic: str, msg: Any) -> None:
         if self.bag is not None:
@@ -218,9 +147,6 @@ class TerrainSimNode(Node):
         self.goal_xy = goal[:2]
         if not self.cfg.publish_route:
             return
-        from fdm_nav.global_route import route_or_line
-        from sim.platform import load_platform
-
         start = tuple(float(v) for v in self.sim.poses[0, :2])
         route = route_or_line(self.sim.height_map, load_platform(self.scenario.platform), start, tuple(goal[:2]))
         poses = np.concatenate([route, np.zeros((len(route), 1))], axis=1)
@@ -275,8 +201,6 @@ class TerrainSimNode(Node):
         self._record("~/status", status)
         if cfg.publish_goal and not self.goal_sent and sim.time >= cfg.goal_delay:
             self.goal_sent = True
-            from dynamics_stack.ros.nav_convert import make_pose_stamped
-
             self.pub_goal.publish(make_pose_stamped(cfg.odom_frame, t, self.scenario.goal.x, self.scenario.goal.y))
 
     def status(self) -> dict[str, Any]:
@@ -293,17 +217,8 @@ class TerrainSimNode(Node):
 
     def _map_cloud(self, pose: list[float], t: float) -> PointCloud2:
         hm = self.sim.height_map
-        heights = hm.heights.cpu().numpy()
-        r = hm.resolution
-        if self.cfg.map_size > 0:
-            half = round(self.cfg.map_size / (2 * r))
-            ci, cj = round((pose[0] - hm.origin[0]) / r), round((pose[1] - hm.origin[1]) / r)
-            i0, i1 = max(0, ci - half), min(heights.shape[0], ci + half + 1)
-            j0, j1 = max(0, cj - half), min(heights.shape[1], cj + half + 1)
-        else:
-            i0, i1, j0, j1 = 0, heights.shape[0], 0, heights.shape[1]
-        origin = (hm.origin[0] + i0 * r, hm.origin[1] + j0 * r)
-        return grid_to_elevation_cloud(heights[i0:i1, j0:j1], origin, r, self.cfg.odom_frame, t)
+        heights, origin = hm.window(pose[0], pose[1], self.cfg.map_size)
+        return grid_to_elevation_cloud(heights, origin, hm.resolution, self.cfg.odom_frame, t)
 
     def _publish_footprint(self, pose: list[float], t: float) -> None:
         p = self.sim.platform
@@ -323,7 +238,8 @@ class TerrainSimNode(Node):
         goal.color = ColorRGBA(r=0.1, g=0.9, b=0.1, a=0.5)
         self.pub_footprint.publish(MarkerArray(markers=[body, goal]))
 
-    def close(self) -> None:
+    def on_exit(self) -> None:
+        """Process exit: the recording is closed (a rosbag2 is valid only after that)."""
         if self.bag is not None:
             self.bag.close()
             self.get_logger().info(f"recorded {self.bag.count} messages into {self.bag.path}")
@@ -332,23 +248,7 @@ class TerrainSimNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``terrain_sim`` executable."""
-    stop = init_with_stop_flag(args)
-    node = None
-    try:
-        node = TerrainSimNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        spin_until_stopped(executor, stop)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ConfigError, FileExistsError) as exc:  # bad parameters or scenario: say what, no traceback
-        print(f"terrain_sim: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(TerrainSimNode, args)
 
 
 if __name__ == "__main__":

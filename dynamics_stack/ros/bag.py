@@ -1,10 +1,13 @@
-"""Write ROS 2 messages into a rosbag2 (MCAP or sqlite3) with the rosbags library; no ROS install needed.
+"""rosbag2 (MCAP or sqlite3) in and out with the rosbags library; no ROS install needed.
 
-Messages are serialised by rclpy (CDR, what ``ros2 bag record`` stores) and
-written under the type names and definitions of rosbags' Jazzy type store, so
-``ros2 bag`` and ``dynstack nav import-bag`` read the result. The bag is only
-valid after ``close()`` (the metadata file is written last); a crash leaves a
-bag that the importer reports as truncated.
+- ``BagWriter``: messages serialised by rclpy (CDR, what ``ros2 bag record``
+  stores) under the type names and definitions of rosbags' Jazzy type store,
+  so ``ros2 bag`` and the importers here read the result. The bag is only
+  valid after ``close()`` (the metadata file is written last); a crash leaves
+  a bag that readers report as truncated.
+- ``record``: a node that writes whatever arrives on some topics, unchanged.
+- ``open_bag`` and ``typestore``: the reading side, with errors that name the
+  bag (a folder without ``metadata.yaml``, a truncated or corrupt file).
 """
 
 from __future__ import annotations
@@ -13,6 +16,32 @@ from pathlib import Path
 from typing import Any
 
 STORAGES = ("mcap", "sqlite3")
+
+
+def typestore():
+    """rosbags' type store of ROS 2 Jazzy (what the writer uses and readers deserialise with)."""
+    from rosbags.typesys import Stores, get_typestore
+
+    return get_typestore(Stores.ROS2_JAZZY)
+
+
+def open_bag(bag: str | Path, error: type[Exception] = ValueError):
+    """An open rosbags ``Reader`` of ``bag``; anything unreadable raises ``error`` naming the bag and why."""
+    from rosbags.rosbag2 import Reader, ReaderError
+
+    bag = Path(bag)
+    if not bag.exists():
+        raise error(f"{bag}: no such bag (a rosbag2 folder)")
+    if bag.is_dir() and not (bag / "metadata.yaml").is_file():
+        raise error(
+            f"{bag}: no metadata.yaml — the recording did not finish (truncated bag) or this is not a rosbag2 folder"
+        )
+    try:
+        reader = Reader(bag)
+        reader.open()
+    except (ReaderError, OSError, ValueError, KeyError) as exc:
+        raise error(f"{bag}: cannot open the bag (truncated or corrupt?): {exc}") from exc
+    return reader
 
 
 def msg_type_name(msg_or_cls: Any) -> str:
@@ -26,7 +55,6 @@ class BagWriter:
 
     def __init__(self, path: str | Path, storage: str = "mcap"):
         from rosbags.rosbag2 import StoragePlugin, Writer
-        from rosbags.typesys import Stores, get_typestore
 
         if storage not in STORAGES:
             raise ValueError(f"bag storage must be one of {STORAGES}, got {storage!r}")
@@ -34,7 +62,7 @@ class BagWriter:
         if self.path.exists():
             raise FileExistsError(f"{self.path}: bag folder exists already (rosbag2 writes a new folder)")
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-        self.typestore = get_typestore(Stores.ROS2_JAZZY)
+        self.typestore = typestore()
         self.writer = Writer(self.path, version=9, storage_plugin=plugin)
         self.writer.open()
         self.connections: dict[str, Any] = {}
@@ -62,15 +90,6 @@ class BagWriter:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-
-
-# Topics ``dynstack nav record`` takes by default, with their types (what import-bag reads).
-DEFAULT_TOPICS = {
-    "/odometry": "nav_msgs/msg/Odometry",
-    "/elevation_map": "sensor_msgs/msg/PointCloud2",
-    "/cmd_vel": "geometry_msgs/msg/Twist",
-    "/terrain_sim/status": "std_msgs/msg/String",
-}
 
 
 def record(

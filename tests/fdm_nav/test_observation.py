@@ -1,4 +1,4 @@
-"""Height scan against hand-computed cells, NaN handling, proprio layout."""
+"""The observation contract: height scan against hand-computed cells, NaN handling, proprio layout, time base."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from fdm_nav.observation import PROPRIO_FIELDS, SCAN_X, SCAN_Y, HeightScanCfg, fill_nan_nearest, height_scan
+from sim.height_map import height_map_from_array
 from sim.platform import load_platform
-from sim.sensors import PROPRIO_FIELDS, SCAN_X, SCAN_Y, HeightScanCfg, fill_nan_nearest, height_scan
-from sim.terrain import height_map_from_array
 from sim.terrain_sim import TerrainSim
 
 

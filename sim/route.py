@@ -1,15 +1,12 @@
-"""A coarse global route and a carrot goal for the local planners (the Nav2 planner-server role).
+"""A coarse global route over a height map: the shortest path around what a platform cannot cross.
 
-The FDM planner, like the authors', is a local planner: it sees 5 s ahead.
-Goals behind a wall or across a trench need a route. Here the route comes
-from a geometric shortest path on a coarse grid of the known map (cells that
-hold a step higher than the platform can climb, a slope steeper than it can
-stand, a pit or an obstacle are blocked, grown by half the robot's width);
-each planning cycle the local planner gets a *carrot*: the point
-``lookahead`` metres further along the route from the point nearest the
-robot. On a robot the route would come from a global planner over the
-elevation map (a nav_msgs/Path); both planners of the benchmark get the same
-route, so the comparison stays one of local planners.
+Cells that hold a step higher than the platform can climb, a slope steeper than
+it can stand, a pit or an obstacle are blocked, grown by half the robot's
+width; the route is the 8-connected shortest path around them on a coarse grid
+of the known map (the Nav2 planner-server role). The local planners follow it
+with a carrot (``fdm_nav.carrot``); the ``terrain_sim`` node publishes it on
+``route`` for every goal, and the closed-loop benchmark gives both planners the
+same route, so the comparison stays one of local planners.
 """
 
 from __future__ import annotations
@@ -17,13 +14,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from scipy.ndimage import maximum_filter, uniform_filter
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from sim.height_map import HeightMap
 from sim.platform import PlatformCfg
-from sim.terrain import HeightMap
 
 
 def blocked_cells(hm: HeightMap, platform: PlatformCfg, cell: float, margin: float = 0.0) -> tuple[np.ndarray, float]:
@@ -102,23 +98,3 @@ def route_or_line(hm: HeightMap, platform: PlatformCfg, start, goal, margins=(0.
         if route is not None:
             break
     return route if route is not None else np.array([start, goal], dtype=np.float32)
-
-
-class Carrot:
-    """The point ``lookahead`` metres along a route beyond the route point nearest the robot."""
-
-    def __init__(self, route: np.ndarray, lookahead: float = 3.0):
-        self.route = torch.as_tensor(route, dtype=torch.float32)  # [N, 2]
-        seg = torch.linalg.vector_norm(self.route[1:] - self.route[:-1], dim=-1)
-        self.s = torch.cat([torch.zeros(1), torch.cumsum(seg, 0)])  # arc length at each point
-        self.lookahead = lookahead
-        self.progress = 0.0  # arc length reached so far (never goes backwards)
-
-    def goal(self, xy: torch.Tensor) -> torch.Tensor:
-        """Carrot point [2] for the robot at ``xy`` [2]."""
-        window = (self.s >= self.progress - 0.5) & (self.s <= self.progress + 2 * self.lookahead)
-        d = torch.linalg.vector_norm(self.route - xy, dim=-1).masked_fill(~window, float("inf"))
-        self.progress = max(self.progress, float(self.s[int(torch.argmin(d))]))
-        target = min(self.progress + self.lookahead, float(self.s[-1]))
-        i = int(torch.searchsorted(self.s, torch.tensor(target)).clamp(max=len(self.s) - 1))
-        return self.route[i].clone()
