@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from dynamics_stack.mppi import RolloutBatch
+from dynamics_stack.pointsets import chamfer
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,6 @@ class ManipRolloutBatch(RolloutBatch):
     gripper: Tensor
     target: Tensor
     matched: Tensor | None = None  # [N, 3] each particle's target point under an optimal one-to-one matching
-
-
-def chamfer_batch(clouds: Tensor, target: Tensor) -> Tensor:  # [..., N, 3], [M, 3] -> [...]
-    """Sum of both mean nearest-neighbour distances (the anchor's Chamfer), for a batch against one target."""
-    d = torch.cdist(clouds, target.expand(*clouds.shape[:-2], *target.shape))  # [..., N, M]
-    return d.amin(dim=-1).mean(dim=-1) + d.amin(dim=-2).mean(dim=-1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,10 +68,10 @@ class ShapeCritic:
         self.cfg, self.enabled, self.weight = cfg, cfg.enabled, cfg.weight
 
     def score(self, batch: ManipRolloutBatch) -> Tensor:
-        final = chamfer_batch(batch.particles[:, -1], batch.target)  # [K]
+        final = chamfer(batch.particles[:, -1], batch.target)  # [K]
         if self.cfg.path <= 0:
             return final
-        along = chamfer_batch(batch.particles, batch.target).mean(dim=1)  # [K]
+        along = chamfer(batch.particles, batch.target).mean(dim=1)  # [K]
         return final + self.cfg.path * along
 
 

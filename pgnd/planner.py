@@ -37,6 +37,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from dynamics_stack.mppi import Mppi, MppiCfg, build_critics
+from dynamics_stack.pointsets import chamfer
 from pgnd.critics import (
     MANIP_CRITICS,
     EffortCfg,
@@ -45,8 +46,8 @@ from pgnd.critics import (
     ShapeCfg,
     TableCfg,
     WorkspaceCfg,
-    chamfer_batch,
 )
+from pgnd.manip_safety import GripperLimitsCfg
 from pgnd.model import GRIPPER_DIM, Pgnd
 from pgnd.sampling import farthest_point_indices
 
@@ -112,6 +113,12 @@ class ManipPlannerCfg:
         unknown = [c for c in self.critics if c not in MANIP_CRITICS]
         if unknown:
             raise ValueError(f"unknown critic(s) {unknown}; available: {sorted(MANIP_CRITICS)}")
+
+    @property
+    def limits(self) -> GripperLimitsCfg:
+        """The limits applied last to every gripper target: the workspace critic's box and the table critic's
+        clearance (one source: the planner avoids what the limits would clamp)."""
+        return GripperLimitsCfg(box=self.workspace.box, min_height=self.table.min_gripper_height)
 
     def mppi(self) -> MppiCfg:
         """The engine's settings for these sizes."""
@@ -301,7 +308,7 @@ class ManipPlanner:
             grasp=grasp[0].cpu().numpy().astype(np.float64),
             path=final.gripper[0, 1:].cpu().numpy().astype(np.float64),
             predicted=final.particles[0].cpu().numpy(),
-            predicted_chamfer=float(chamfer_batch(final.particles[:, -1], tgt)[0]),
+            predicted_chamfer=float(chamfer(final.particles[:, -1], tgt)[0]),
             cost=float(sum(costs.values())),
             critic_costs=costs,
             samples_final=last.batch.particles[:, -1].cpu().numpy(),

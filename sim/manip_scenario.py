@@ -328,6 +328,14 @@ def _place(pts: np.ndarray, x: float, y: float, yaw: float) -> np.ndarray:
     return out
 
 
+def manip_scenario_path(name: str | Path) -> Path:
+    """A task name of sim/scenarios/manip/ (``rope_straighten_01``) or a file path (``my/task.yaml``)."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    return SCENARIO_DIR / f"{name}.yaml"
+
+
 def shipped_manip_scenarios() -> list[Path]:
     """The task files shipped in sim/scenarios/manip/."""
     return sorted(SCENARIO_DIR.glob("*.yaml"))
