@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 
 from dynamics_stack import cli_args
+from dynamics_stack.cli_core import register_demo
 from dynamics_stack.params import register_node
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_demo("manip", "pgnd.demo:run_manip_demo", "PGND-MPPI vs heuristic on a rope and a cloth task (RGB-D)")
     register_node(
         "pgnd_planner",
         "pgnd.planner_node_cfg:ManipPlannerNodeCfg",

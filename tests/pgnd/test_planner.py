@@ -48,7 +48,7 @@ def test_critics_by_hand_on_tiny_clouds():
              [[[0.0, 0.01, 0.0], [0.02, 0.01, 0.0]], [[0.0, 0.01, 0.0], [0.02, 0.01, 0.0]]]]  # fmt: skip
     grip = [[[0.0, 0.0, 0.01], [0.0, 0.03, 0.01]], [[0.0, 0.0, 0.001], [0.5, 0.0, 0.3]]]
     b = batch(parts, grip, target)
-    shape = ShapeCritic(ShapeCfg(path=0.5)).score(b)
+    shape = ShapeCritic(ShapeCfg(path=0.5, path_stride=1)).score(b)
     # final: 0 and 0.02 (1 cm both ways); path mean over the 2 steps: (0.02 + 0) / 2 and 0.02
     assert shape.tolist() == pytest.approx([0.0 + 0.5 * 0.01, 0.02 + 0.5 * 0.02])
     ws = WorkspaceCritic(WorkspaceCfg(box=(-0.3, 0.3, -0.3, 0.3, 0.0, 0.25))).score(b)
