@@ -130,7 +130,11 @@ def main() -> None:
         args.out,
         {
             "benchmark": "manip_planner",
-            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
+            "machine": {
+                "cpu": platform.processor() or platform.machine(),
+                "cores": os.cpu_count(),
+                "torch": torch.__version__,
+            },
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "load_average": os.getloadavg(),
             "rows": rows,

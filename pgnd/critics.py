@@ -9,13 +9,12 @@ are in the table frame (z up, table top z = 0), metres.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from dynamics_stack.mppi import RolloutBatch
+from dynamics_stack.mppi import CriticCfg, RolloutBatch
 from dynamics_stack.pointsets import chamfer
 
 
@@ -32,20 +31,6 @@ class ManipRolloutBatch(RolloutBatch):
     gripper: Tensor
     target: Tensor
     matched: Tensor | None = None  # [N, 3] each particle's target point under an optimal one-to-one matching
-
-
-@dataclass(frozen=True, kw_only=True)
-class CriticCfg:
-    """Fields every critic has."""
-
-    enabled: bool = True
-    """Whether the critic contributes."""
-    weight: float = 1.0
-    """Multiplier of the critic's cost."""
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.weight) and self.weight >= 0):
-            raise ValueError(f"weight must be finite and >= 0, got {self.weight}")
 
 
 @dataclass(frozen=True, kw_only=True)
