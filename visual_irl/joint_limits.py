@@ -151,6 +151,14 @@ class JointLimiter:
         return LimitedStep(q=q_new.copy(), v=v.copy(), dt=dt, limited=bool(np.any(np.abs(q_new - q_des) > 1e-9)))
 
 
+def limit_trajectory(
+    t: np.ndarray, q: np.ndarray, limits: JointLimits, max_dt_s: float, restart_dt: float, start: np.ndarray
+) -> np.ndarray:
+    """Targets [T, J] stamped t [T] (increasing) through a ``JointLimiter`` that starts at rest at ``start``."""
+    limiter = JointLimiter(limits, max_dt_s, restart_dt, start)
+    return np.array([limiter.step(float(s), x).q for s, x in zip(t, q, strict=True)]).reshape(np.shape(q))
+
+
 def stop_trajectory(q: np.ndarray, v: np.ndarray, dt: float, limits: JointLimits) -> np.ndarray:
     """The target q [J] reached at velocity v, then a stop: positions [P, J] of points ``dt`` apart.
 
