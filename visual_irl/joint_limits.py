@@ -108,7 +108,7 @@ class LimitedStep:
 
     q: np.ndarray  # [J] rad
     v: np.ndarray  # [J] rad/s
-    dt: float  # s: the stamp interval, or max_dt_s after a pause
+    dt: float  # s: the stamp interval, or restart_dt for the first step and after a pause
     limited: bool  # the target differs from the retargeted joints
 
 
