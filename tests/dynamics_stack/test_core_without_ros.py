@@ -40,7 +40,10 @@ CORE_MODULES = [
     "visual_irl",
     "sim",
 ]
-ROS_PACKAGES = ("rclpy", "rclpy.node", "sensor_msgs", "geometry_msgs", "std_msgs", "nav_msgs", "visualization_msgs")
+ROS_PACKAGES = (
+    "rclpy", "rclpy.node", "sensor_msgs", "geometry_msgs", "std_msgs", "nav_msgs", "visualization_msgs",
+    "trajectory_msgs",
+)  # fmt: skip
 # The ROS adapters: node files and what only they use. dynamics_stack.ros.* is ROS-side too, but for the
 # modules listed in CORE_MODULES (loopback setup, plain message numbers, stamps, PointCloud2 reading).
 ROS_MODULES = {
