@@ -16,7 +16,8 @@ from dynamics_stack.runtime import load_runtime
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 CONFIG = MODELS.parent / "config"
-SHIPPED = ["pgnd_rope", "pgnd_cloth"]
+# vertex-trained, trained with drags for the planner, trained on perceived particles; each with a particle-only twin
+SHIPPED = [f"pgnd_{obj}{kind}" for kind in ("", "_planning", "_perceived") for obj in ("rope", "cloth")]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -30,8 +31,8 @@ def test_card_verifies_and_holds_heldout_metrics(name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_was_trained_with_the_recipe_in_config(name):
-    """config/<name>.yaml is the recipe the README and models/README.md point to: the card must agree."""
-    recipe = yaml.safe_load((CONFIG / f"{name}.yaml").read_text())
+    """config/pgnd_<object>.yaml is the recipe the README and models/README.md point to: the card must agree."""
+    recipe = yaml.safe_load((CONFIG / f"{name.removesuffix('_planning').removesuffix('_perceived')}.yaml").read_text())
     card = load_card(MODELS / f"{name}.card.json")
     for key, value in recipe["model"].items():
         stored = card.config[key]
