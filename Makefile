@@ -2,10 +2,15 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv detector demo test lint format bench clean
 
 venv:
 	@bash tools/setup_venv.sh
+
+# Optional extra: MediaPipe Pose for the keypoint_detector node (requirements-detector.txt says why --no-deps).
+detector: venv
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-detector.txt 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "from visual_irl.pose_detectors import MediaPipePoseDetector as D; D(); print('[detector] MediaPipe Pose ready')"
 
 demo: venv
 	$(VENV)/bin/dynstack demo
