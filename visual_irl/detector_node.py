@@ -8,8 +8,10 @@ Subscribes (relative names; remap to the camera driver's, e.g. a RealSense's
   measurement; registered to the colour image: same size, same pixels);
 - ``color/camera_info`` (sensor_msgs/CameraInfo of the colour camera, no distortion: rectified images).
 
-Images are best effort, keep last ``queue_depth``; colour and depth of one frame are paired by stamp
-(within ``slop``). Publishes, for each frame in which a person is found:
+Images and camera_info are subscribed ``image_reliability`` (reliable by default, as a RealSense driver
+publishes; best_effort for a driver with sensor-data QoS), keep last ``queue_depth``; a publisher whose QoS
+does not match is logged and counted (``incompatible_qos``). Colour and depth of one frame are paired by
+stamp (within ``slop``). Publishes, for each frame in which a person is found:
 
 - ``keypoints`` (sensor_msgs/PointCloud2): the 17 COCO-17 keypoints in index order, float32 fields
   ``x y z confidence``, metres in the colour image's optical frame (its header: stamp = the colour
@@ -29,8 +31,9 @@ from __future__ import annotations
 from functools import partial
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from dynamics_stack.config import ConfigError
@@ -73,16 +76,22 @@ class KeypointDetectorNode(LifecycleNode):
             "keypoints": self.create_lifecycle_publisher(PointCloud2, "keypoints", 10),
             "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
         }
+        reliability = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
         qos = QoSProfile(
-            reliability=qos_profile_sensor_data.reliability,
-            durability=qos_profile_sensor_data.durability,
-            history=qos_profile_sensor_data.history,
+            reliability=reliability[cfg.image_reliability],
+            durability=DurabilityPolicy.VOLATILE,
+            history=HistoryPolicy.KEEP_LAST,
             depth=cfg.queue_depth,
         )
+        events = SubscriptionEventCallbacks(incompatible_qos=self.on_incompatible_qos)
         self._subs = [
-            self.create_subscription(Image, "color/image_raw", partial(self.on_image, "color"), qos),
-            self.create_subscription(Image, "depth/image_raw", partial(self.on_image, "depth"), qos),
-            self.create_subscription(CameraInfo, "color/camera_info", self.on_camera_info, qos),
+            self.create_subscription(
+                Image, "color/image_raw", partial(self.on_image, "color"), qos, event_callbacks=events
+            ),
+            self.create_subscription(
+                Image, "depth/image_raw", partial(self.on_image, "depth"), qos, event_callbacks=events
+            ),
+            self.create_subscription(CameraInfo, "color/camera_info", self.on_camera_info, qos, event_callbacks=events),
         ]
         self._timer = self.create_timer(cfg.report_period_s, self.report)
         self.get_logger().info(f"configured: detector {cfg.detector}")
@@ -115,6 +124,15 @@ class KeypointDetectorNode(LifecycleNode):
         self._subs, self._pubs, self._timer, self.cycle = [], {}, None, None
 
     # ---- inputs ----
+    def on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        if self.cycle is not None:
+            self.cycle.counts["incompatible_qos"] += 1
+        self.get_logger().error(
+            f"a publisher's QoS does not match this node's image subscriptions (policy id {info.last_policy_kind}): "
+            f"set image_reliability to match the camera driver's (reliable or best_effort)",
+            throttle_duration_sec=1.0,
+        )
+
     def on_camera_info(self, msg: CameraInfo) -> None:
         key = (msg.width, msg.height, tuple(msg.k), tuple(msg.d))
         if self.cycle is None or key == self._info_key:

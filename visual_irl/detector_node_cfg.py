@@ -39,9 +39,14 @@ class KeypointDetectorNodeCfg:
     """A colour or depth image whose partner has not come within this long (s, by stamp) is dropped."""
     restart_s: float = 0.5
     """A colour stamp this much older than the newest starts a new stream (a replayed bag): tracking restarts."""
+    image_reliability: str = "reliable"
+    """QoS of the image and camera_info subscriptions: 'reliable' (a RealSense driver's default; DDS resends the
+    fragments of a large image that UDP drops while the detector is busy) or 'best_effort' (for a driver that
+    publishes best effort, e.g. with sensor-data QoS: a reliable subscription does not match it and receives
+    nothing; the node then logs the incompatibility and counts it in /diagnostics)."""
     queue_depth: int = 2
-    """Keep-last depth of the best-effort image subscriptions: a detector slower than the camera takes the
-    newest frames and DDS drops older ones (the reward node counts keypoint frames against the camera rate)."""
+    """Keep-last depth of the image subscriptions: a detector slower than the camera takes the newest frames and
+    older ones are dropped (the reward node counts keypoint frames against the camera rate)."""
     report_period_s: float = 1.0
     """Period of the /diagnostics report (s)."""
     autostart: bool = True
@@ -58,5 +63,7 @@ class KeypointDetectorNodeCfg:
                 raise ValueError(f"{name} must be finite and > 0 (slop >= 0), got {value}")
         if self.min_depth >= self.max_depth:
             raise ValueError(f"min_depth {self.min_depth} must be below max_depth {self.max_depth}")
+        if self.image_reliability not in ("reliable", "best_effort"):
+            raise ValueError(f"image_reliability must be 'reliable' or 'best_effort', got {self.image_reliability!r}")
         if not 1 <= self.queue_depth <= 100:
             raise ValueError(f"queue_depth must be in [1, 100], got {self.queue_depth}")
