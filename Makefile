@@ -20,7 +20,8 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+# The optional MediaPipe extra is installed for the tests, so that the detector's tests on photographs run.
+test: lint detector
 	$(PY) -m pytest -q
 
 format: venv
