@@ -230,10 +230,13 @@ def _register_planning(sub: argparse._SubParsersAction) -> None:
         "--planner", nargs="+", default=["pgnd", "particle_only", "heuristic"], help="pgnd, particle_only, heuristic"
     )
     bench.add_argument(
-        "--models", type=Path, default=Path("models"), help="folder of pgnd_<object>[_particle_only] cards"
+        "--models", type=Path, default=Path("models"), help="folder of pgnd_<object><suffix>[_particle_only] cards"
     )
     bench.add_argument(
-        "--model-suffix", default="", help="card name suffix, e.g. _perceived for models/pgnd_rope_perceived.card.json"
+        "--model-suffix",
+        default="_planning",
+        help="card name suffix: _planning (default, trained with drags) for models/pgnd_rope_planning.card.json, "
+        "'' for the grasp/push models",
     )
     bench.add_argument(
         "--observe", choices=("vertices", "perceived"), default="vertices", help="planner input: vertices or RGB-D"

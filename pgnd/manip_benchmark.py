@@ -192,8 +192,8 @@ def benchmark(
 def planner_factories(
     names: Sequence[str], models: str | Path, suffix: str = "", iterations: int | None = None
 ) -> tuple[dict[str, Callable[[str], Any]], dict[str, int]]:
-    """Planner factories by name (``pgnd``, ``particle_only``: MPPI over ``models/pgnd_<object>[_particle_only]
-    <suffix>.card.json``; ``heuristic``) and each model planner's particle count per object."""
+    """Planner factories by name (``pgnd``, ``particle_only``: MPPI over
+    ``models/pgnd_<object><suffix>[_particle_only].card.json``; ``heuristic``) and each model planner's particle count per object."""
     import dataclasses
 
     from dynamics_stack.runtime import TorchRuntime, load_card
@@ -213,7 +213,7 @@ def planner_factories(
             factories[name] = lambda category: HeuristicPlanner(cfg)
             continue
         tail = "_particle_only" if name == "particle_only" else ""
-        cards = {c: Path(models) / f"pgnd_{c}{tail}{suffix}.card.json" for c in ("rope", "cloth")}
+        cards = {c: Path(models) / f"pgnd_{c}{suffix}{tail}.card.json" for c in ("rope", "cloth")}
         loaded = {c: TorchRuntime(load_card(p)).model for c, p in cards.items() if p.exists()}
         for c, model in loaded.items():
             particles[f"{name}:{c}"] = model.cfg.num_particles
