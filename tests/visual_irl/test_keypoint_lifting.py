@@ -129,8 +129,10 @@ def test_detector_errors_name_the_problem(tmp_path, monkeypatch):
     bad.write_bytes(b"not a model")
     with pytest.raises(DetectorError, match="not a loadable ONNX model"):
         make_detector("onnx", MediaPipeCfg(), OnnxPoseCfg(model=str(bad)))
-    monkeypatch.setitem(sys.modules, "mediapipe", None)  # as when the optional extra is not installed
-    monkeypatch.setitem(sys.modules, "mediapipe.python", None)
+    # as when the optional extra is not installed, also after another test imported it (sys.modules caches
+    # every submodule, and an import finds a cached submodule without looking at its parents)
+    for name in ["mediapipe", "mediapipe.python", "mediapipe.python.solutions", "mediapipe.python.solutions.pose"]:
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(DetectorError, match="make detector"):
         make_detector("mediapipe", MediaPipeCfg(), OnnxPoseCfg())
     with pytest.raises(DetectorError, match="cannot build"):
