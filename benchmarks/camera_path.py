@@ -15,7 +15,7 @@ Three measurements, each a dict for benchmarks/results/irl.json:
   depth (16UC1, as a RealSense), camera_info and the onion at ``rate_hz`` stamped with the system clock, and
   the latency of each reward is its arrival time minus its stamp (= the image's stamp; all processes read the
   same clock): two DDS hops, detection, lifting, features, reward, retargeting. Then again with one core
-  for each node.
+  for each node, and both again with a detector that costs nothing (``FixedPoints``: the transport floor).
 
 Needs MediaPipe (``make detector``); without it each part says so.
 """
@@ -235,9 +235,24 @@ def message_cost(rgb: np.ndarray, depth: np.ndarray, reps: int) -> dict:
     return _ms(ms)
 
 
-def over_ros(frames: int, rate_hz: float, model: Path, two_cores: bool = False) -> dict:
+class FixedPoints:
+    """A detector plug-in that costs nothing (``detector: camera_path:FixedPoints``): all 17 keypoints at the image
+    centre. With it, image -> keypoints is the transport floor: DDS, the conversions and the executors alone."""
+
+    def detect(self, rgb: np.ndarray):
+        from visual_irl.pose_detectors import Landmarks2D
+
+        h, w = rgb.shape[:2]
+        return Landmarks2D(uv=np.tile([(w - 1) / 2, (h - 1) / 2], (len(COCO17), 1)), score=np.ones(len(COCO17)))
+
+    def reset(self) -> None:
+        pass
+
+
+def over_ros(frames: int, rate_hz: float, model: Path, two_cores: bool = False, no_detector: bool = False) -> dict:
     """keypoint_detector and irl_reward as two processes on one core (``two_cores``: one core each); this process
-    is the camera (module docstring)."""
+    is the camera (module docstring). ``no_detector``: the ``FixedPoints`` plug-in instead of MediaPipe (the
+    reward node then finds no body in the points: only image -> keypoints is timed)."""
     from dynamics_stack.ros.env import configure_loopback_dds
 
     configure_loopback_dds()
@@ -257,7 +272,7 @@ def over_ros(frames: int, rate_hz: float, model: Path, two_cores: bool = False) 
     if two_cores and len(cores) < 2:
         return {"skipped": "one core only"}
     procs = [
-        _start("visual_irl.detector_node", {}, cores[0]),
+        _start("visual_irl.detector_node", {"detector": "camera_path:FixedPoints"} if no_detector else {}, cores[0]),
         _start(
             "visual_irl.node",
             {"model": str(model), "expected_rate_hz": rate_hz, "min_confidence": MIN_CONFIDENCE},
@@ -338,7 +353,13 @@ def over_ros(frames: int, rate_hz: float, model: Path, two_cores: bool = False) 
         "keypoint_clouds": len(kp_lat),
         "rewards": len(lat),
         "latency_to_keypoints": _ms(kp_lat) if kp_lat else f"no keypoints arrived: see the node logs {logs}",
-        "latency": _ms(lat) if lat else f"no reward arrived: see the node logs {logs}",
+        "latency": (
+            "not timed: FixedPoints gives no body to reward"
+            if no_detector
+            else _ms(lat)
+            if lat
+            else f"no reward arrived: see the node logs {logs}"
+        ),
         "detect_ms_in_node_per_second_median": round(statistics.median(detect_ms), 1) if detect_ms else None,
         "diagnostics": reports,
     }
@@ -349,7 +370,8 @@ def _start(module: str, params: dict, core: int) -> tuple[subprocess.Popen, Path
     for key, value in params.items():
         args += ["-p", f"{key}:={value}"]
     log = Path(tempfile.mkstemp(prefix=f"bench-{module}-", suffix=".log")[1])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))  # FixedPoints
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     with log.open("w") as out:
         proc = subprocess.Popen(
             args,
@@ -381,6 +403,8 @@ def measure(reps: int, frames: int, rate_hz: float, model: Path) -> dict:
         "in_process": in_process(reps, model),
         "over_ros": over_ros(frames, rate_hz, model),
         "over_ros_two_cores": over_ros(frames, rate_hz, model, two_cores=True),
+        "over_ros_no_detector": over_ros(frames, rate_hz, model, no_detector=True),
+        "over_ros_no_detector_two_cores": over_ros(frames, rate_hz, model, two_cores=True, no_detector=True),
     }
     return out
 
@@ -416,12 +440,14 @@ def print_tables(res: dict) -> None:
     print(
         f"colour + depth messages (to, serialise, from) median {ip['messages']['median_ms']:7.1f}  p95 {ip['messages']['p95_ms']:7.1f}"
     )
-    for ros in (lat["over_ros"], lat["over_ros_two_cores"]):
+    for name in ("over_ros", "over_ros_two_cores", "over_ros_no_detector", "over_ros_no_detector_two_cores"):
+        ros = lat[name]
         if "skipped" in ros:
-            print(f"two cores: skipped ({ros['skipped']})")
+            print(f"{name}: skipped ({ros['skipped']})")
             continue
         where = "one core" if ros["cores"] == 1 else "a core each"
-        print(f"nodes on {where}: the detector node's own detection {ros['detect_ms_in_node_per_second_median']} ms")
+        what = "no detector (FixedPoints)" if "no_detector" in name else "MediaPipe"
+        print(f"nodes on {where}, {what}: the node's own detection {ros['detect_ms_in_node_per_second_median']} ms")
         for key, label in (("latency_to_keypoints", "image -> keypoints"), ("latency", "image -> reward")):
             row = ros[key]
             if isinstance(row, dict):
