@@ -2,10 +2,15 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv detector demo test lint format bench clean
 
 venv:
 	@bash tools/setup_venv.sh
+
+# Optional extra: MediaPipe Pose for the keypoint_detector node (requirements-detector.txt says why --no-deps).
+detector: venv
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-detector.txt 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "from visual_irl.pose_detectors import MediaPipePoseDetector as D; D(); print('[detector] MediaPipe Pose ready')"
 
 demo: venv
 	$(VENV)/bin/dynstack demo
@@ -15,7 +20,8 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+# The optional MediaPipe extra is installed for the tests, so that the detector's tests on photographs run.
+test: lint detector
 	$(PY) -m pytest -q
 
 format: venv

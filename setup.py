@@ -49,6 +49,8 @@ setup(
             "fdm_planner = fdm_nav.node:main",
             "terrain_sim = sim.terrain_node:main",
             "irl_reward = visual_irl.node:main",
+            "keypoint_detector = visual_irl.detector_node:main",
+            "rgbd_player = visual_irl.rgbd_player:main",
             "manip_sim = sim.manip_node:main",
             "pgnd_perception = pgnd.perception_node:main",
             "pgnd_planner = pgnd.planner_node:main",

@@ -116,6 +116,11 @@ class PinholeCamera:
         uv = np.stack((self.fx * pc[..., 0] / safe + self.cx, self.fy * pc[..., 1] / safe + self.cy), axis=-1)
         return uv, z
 
+    def pixel_to_camera(self, uv: np.ndarray, z: np.ndarray) -> np.ndarray:  # [..., 2], [...] -> [..., 3] optical
+        """Points in the optical frame at pixels ``uv`` (u, v) with depth ``z`` along the optical axis (m)."""
+        uv, z = np.asarray(uv, dtype=np.float64), np.asarray(z, dtype=np.float64)
+        return np.stack(((uv[..., 0] - self.cx) / self.fx * z, (uv[..., 1] - self.cy) / self.fy * z, z), axis=-1)
+
     def rays(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:  # pixel coords [...] x2 -> [..., 3] world, |d| = 1
         """Unit viewing directions in the world through pixels (u, v)."""
         d = np.stack(((u - self.cx) / self.fx, (v - self.cy) / self.fy, np.ones_like(u, dtype=np.float64)), axis=-1)

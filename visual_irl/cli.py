@@ -29,6 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "config/irl_reward.yaml",
         "Parameters of the irl_reward node (visual_irl/node.py).",
     )
+    register_node(
+        "keypoint_detector",
+        "visual_irl.detector_node_cfg:KeypointDetectorNodeCfg",
+        "config/keypoint_detector.yaml",
+        "Parameters of the keypoint_detector node (visual_irl/detector_node.py).",
+    )
+    register_node(
+        "rgbd_player",
+        "visual_irl.rgbd_player_cfg:RgbdPlayerNodeCfg",
+        "config/rgbd_player.yaml",
+        "Parameters of the rgbd_player node (visual_irl/rgbd_player.py), the camera stand-in.",
+    )
     irl = subparsers.add_parser("irl", help="reward from human demonstrations: keypoints, AIRL, retargeting")
     irl.set_defaults(group_parser=irl)
     sub = irl.add_subparsers(dest="command", metavar="COMMAND")

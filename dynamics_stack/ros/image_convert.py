@@ -57,9 +57,12 @@ def image_to_array(msg: Image) -> np.ndarray:
 
 
 def array_to_image(array: np.ndarray, encoding: str, header: Header | None = None) -> Image:
-    """The message of an array in ``encoding`` (rgb8 [H, W, 3] uint8, mono8 [H, W] uint8, 32FC1 [H, W] m)."""
-    if encoding not in ("rgb8", "mono8", "32FC1"):
-        raise ImageError(f"writing encoding {encoding!r} is not supported (rgb8, mono8, 32FC1)")
+    """The message of an array in ``encoding`` (rgb8 [H, W, 3] uint8, mono8 [H, W] uint8, 32FC1 [H, W] m,
+    16UC1 [H, W] uint16 mm: a RealSense's depth as recorded, written as it is)."""
+    if encoding not in ("rgb8", "mono8", "32FC1", "16UC1"):
+        raise ImageError(f"writing encoding {encoding!r} is not supported (rgb8, mono8, 32FC1, 16UC1)")
+    if encoding == "16UC1" and np.asarray(array).dtype != np.uint16:
+        raise ImageError(f"16UC1 is written from uint16 millimetres, got {np.asarray(array).dtype}")
     dtype, channels = _LAYOUT[encoding]
     arr = np.ascontiguousarray(array, dtype=dtype)
     if arr.ndim != (3 if channels > 1 else 2) or (channels > 1 and arr.shape[-1] != channels):
@@ -80,6 +83,33 @@ def camera_info(camera: PinholeCamera, header: Header | None = None) -> CameraIn
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [camera.fx, 0.0, camera.cx, 0.0, 0.0, camera.fy, camera.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
     return msg
+
+
+def camera_from_info(msg: CameraInfo, name: str = "camera") -> PinholeCamera:
+    """The calibrated pinhole camera of a CameraInfo (K and size; optical frame = the camera's frame).
+
+    Refuses (``ImageError``) a message without a usable K or size, and one with lens distortion: the
+    pixels a detector finds must be those of a rectified image (image_proc's ``image_rect``), or a
+    RealSense colour stream, which reports none.
+    """
+    k = np.asarray(msg.k, dtype=np.float64)
+    if k.shape != (9,) or not np.isfinite(k).all() or k[0] <= 0 or k[4] <= 0:
+        raise ImageError(f"{name}: camera_info K {list(msg.k)} is not a calibrated camera matrix")
+    if any(not np.isfinite(v) or abs(v) > 1e-6 for v in msg.d):
+        raise ImageError(f"{name}: camera_info has distortion {list(msg.d)}; send rectified images")
+    try:
+        return PinholeCamera(
+            name=name,
+            width=int(msg.width),
+            height=int(msg.height),
+            fx=float(k[0]),
+            fy=float(k[4]),
+            cx=float(k[2]),
+            cy=float(k[5]),
+            T_world_camera=tuple(tuple(float(x) for x in row) for row in np.eye(4)),
+        )
+    except ValueError as exc:  # ConfigError: size out of range
+        raise ImageError(f"{name}: camera_info {exc}") from exc
 
 
 def check_camera_info(msg: CameraInfo, camera: PinholeCamera, tolerance: float = 0.5) -> None:

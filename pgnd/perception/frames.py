@@ -1,12 +1,10 @@
 """Multi-camera RGB-D frames assembled from separate image messages (no rclpy; the perception node feeds it).
 
 Each camera sends three images (colour, depth, object mask) as separate
-messages. ``FrameAssembler`` keeps the latest few of each and hands out one
-frame once every camera has all three within ``slop`` seconds of one stamp
-(the role of message_filters' approximate-time synchroniser, which has no
-wheel here). Incomplete stamps older than ``max_wait`` behind the newest are
-dropped and counted, so a camera that stops does not hold memory or stall
-the others forever.
+messages. ``FrameAssembler`` hands out one frame once every camera has all
+three within ``slop`` seconds of one stamp; the grouping by stamp, and the
+dropping of incomplete stamps ``max_wait`` behind the newest, is
+``dynamics_stack.stamp_sync.StampSync``.
 """
 
 from __future__ import annotations
@@ -14,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from dynamics_stack.stamp_sync import StampSync
 
 KINDS = ("color", "depth", "mask")
 
@@ -35,8 +35,16 @@ class FrameAssembler:
     cameras: tuple[str, ...]
     slop: float = 0.02
     max_wait: float = 1.0
-    dropped: int = 0
-    _parts: dict[float, dict[tuple[str, str], np.ndarray]] = field(default_factory=dict)
+    _sync: StampSync = field(init=False, repr=False)
+    _size_mismatch: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sync = StampSync([(c, k) for c in self.cameras for k in KINDS], self.slop, self.max_wait)
+
+    @property
+    def dropped(self) -> int:
+        """Images or frames given up: late, never completed, superseded, or of mixed sizes."""
+        return self._sync.dropped + self._size_mismatch
 
     def add(self, camera: str, kind: str, stamp: float, image: np.ndarray) -> RgbdFrame | None:
         """Add one image; returns a complete frame when this image completes one, else None."""
@@ -44,26 +52,14 @@ class FrameAssembler:
             raise ValueError(
                 f"unknown camera {camera!r} or image kind {kind!r} (cameras {self.cameras}, kinds {KINDS})"
             )
-        if self._parts and stamp < max(self._parts) - self.max_wait:
-            self.dropped += 1  # a late image of a frame already given up
+        done = self._sync.add((camera, kind), stamp, image)
+        if done is None:
             return None
-        key = next((s for s in self._parts if abs(s - stamp) <= self.slop), stamp)
-        self._parts.setdefault(key, {})[(camera, kind)] = image
-        newest = max(self._parts)
-        for old in [s for s in self._parts if s < newest - self.max_wait]:
-            del self._parts[old]
-            self.dropped += 1
-        parts = self._parts[key]
-        if len(parts) < len(self.cameras) * len(KINDS):
-            return None
-        del self._parts[key]
-        for old in [s for s in self._parts if s < key]:  # older, incomplete: superseded
-            del self._parts[old]
-            self.dropped += 1
+        key, parts = done
         order = [[parts[(c, k)] for c in self.cameras] for k in KINDS]
         shapes = {a.shape[:2] for group in order for a in group}
         if len(shapes) != 1:
-            self.dropped += 1
+            self._size_mismatch += 1
             return None
         return RgbdFrame(
             stamp=key,

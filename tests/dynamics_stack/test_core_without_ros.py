@@ -52,6 +52,8 @@ ROS_MODULES = {
     "sim.terrain_node",
     "sim.manip_node",
     "visual_irl.node",
+    "visual_irl.detector_node",
+    "visual_irl.rgbd_player",
     "visual_irl.markers",
     "pgnd.perception_node",
     "pgnd.planner_node",

@@ -20,9 +20,11 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-LAUNCH_FILES = sorted((ROOT / "launch").glob("navigation*.launch.py")) + sorted(
-    (ROOT / "launch").glob("manipulation*.launch.py")
-)  # the navigation and manipulation stacks
+LAUNCH_FILES = (
+    sorted((ROOT / "launch").glob("navigation*.launch.py"))
+    + sorted((ROOT / "launch").glob("manipulation*.launch.py"))
+    + [ROOT / "launch" / "irl_reward_camera.launch.py"]
+)  # the navigation and manipulation stacks, the camera-to-reward pair
 BUILTIN_PARAMS = {"use_sim_time"}  # declared by rclpy itself
 
 

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = (
     "keypoints", "camera", "human_arm", "task", "demos", "features", "env", "policy", "reward", "airl",
     "evaluate", "robots", "retarget", "rosbag", "cli", "node_cfg", "reward_cycle", "joint_limits", "input_rate",
+    "detector_node_cfg", "detector_cycle", "pose_detectors", "lifting", "photos", "rgbd_folder", "rgbd_player_cfg",
 )  # fmt: skip
 BLOCKED = (
     "rclpy", "rclpy.node", "rclpy.lifecycle", "sensor_msgs", "geometry_msgs", "std_msgs", "visualization_msgs",
