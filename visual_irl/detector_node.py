@@ -39,6 +39,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from dynamics_stack.config import ConfigError
 from dynamics_stack.ros.diagnostics import diagnostics
 from dynamics_stack.ros.image_convert import ImageError, camera_from_info, image_to_array
+from dynamics_stack.ros.lifecycle_io import LifecycleIo
 from dynamics_stack.ros.node_params import declare_parameters, read_parameters
 from dynamics_stack.ros.pointcloud import array_to_pointcloud2
 from dynamics_stack.ros.spin import run_node
@@ -49,7 +50,7 @@ from visual_irl.pose_detectors import DetectorError, make_detector
 from visual_irl.reward_cycle import KEYPOINT_FIELDS
 
 
-class KeypointDetectorNode(LifecycleNode):
+class KeypointDetectorNode(LifecycleIo, LifecycleNode):
     """See the module docstring."""
 
     def __init__(self, node_name: str = "keypoint_detector", **kwargs):
@@ -96,32 +97,6 @@ class KeypointDetectorNode(LifecycleNode):
         self._timer = self.create_timer(cfg.report_period_s, self.report)
         self.get_logger().info(f"configured: detector {cfg.detector}")
         return TransitionCallbackReturn.SUCCESS
-
-    def on_activate(self, state: State) -> TransitionCallbackReturn:
-        self._active = True
-        return super().on_activate(state)
-
-    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self._active = False
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
-        self._teardown()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
-        self._active = False
-        self._teardown()
-        return TransitionCallbackReturn.SUCCESS
-
-    def _teardown(self) -> None:
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-        for pub in self._pubs.values():
-            self.destroy_lifecycle_publisher(pub)
-        self._subs, self._pubs, self._timer, self.cycle = [], {}, None, None
 
     # ---- inputs ----
     def on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:

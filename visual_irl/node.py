@@ -55,6 +55,7 @@ from dynamics_stack.checkpoint import ModelFileError
 from dynamics_stack.config import ConfigError
 from dynamics_stack.paths import resolve_package_file
 from dynamics_stack.ros.diagnostics import diagnostics
+from dynamics_stack.ros.lifecycle_io import LifecycleIo
 from dynamics_stack.ros.node_params import declare_parameters, read_parameters
 from dynamics_stack.ros.pointcloud import PointCloudError, pointcloud2_to_array
 from dynamics_stack.ros.spin import run_node
@@ -64,7 +65,7 @@ from visual_irl.node_cfg import IrlRewardNodeCfg
 from visual_irl.reward_cycle import KEYPOINT_FIELDS, OBJECT_FIELDS, FrameResult, RewardCycle
 
 
-class IrlRewardNode(LifecycleNode):
+class IrlRewardNode(LifecycleIo, LifecycleNode):
     """See the module docstring."""
 
     def __init__(self, node_name: str = "irl_reward", **kwargs):
@@ -116,32 +117,6 @@ class IrlRewardNode(LifecycleNode):
         self._timer = self.create_timer(cfg.report_period_s, self.report)
         self.get_logger().info(f"configured: model {runtime.card.name} ({cfg.backend}), robot {cfg.robot}")
         return TransitionCallbackReturn.SUCCESS
-
-    def on_activate(self, state: State) -> TransitionCallbackReturn:
-        self._active = True
-        return super().on_activate(state)
-
-    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self._active = False
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
-        self._teardown()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
-        self._active = False
-        self._teardown()
-        return TransitionCallbackReturn.SUCCESS
-
-    def _teardown(self) -> None:
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-        for pub in self._pubs.values():
-            self.destroy_lifecycle_publisher(pub)
-        self._subs, self._pubs, self._timer, self.cycle = [], {}, None, None
 
     # ---- inputs ----
     def on_objects(self, msg: PointCloud2) -> None:
