@@ -3,7 +3,7 @@
 Runs every scenario file given (any file in the documented format, not only
 the shipped ones) for ``episodes`` episodes per planner in the embedded
 simulator at 10 Hz, and reports per scenario and overall: success, failure
-(by cause) and timeout rates, time to goal and path length of the successes,
+(by cause), timeout and aborted (the progress checker gave the goal up) rates, time to goal and path length of the successes,
 and planning time per cycle. Writes the JSON and one PNG per scenario with the
 executed trajectories of every planner over the height map.
 """
@@ -74,6 +74,8 @@ def aggregate(results: list[EpisodeResult]) -> dict[str, Any]:
         "success_rate": outcomes["success"] / n if n else 0.0,
         "failure_rate": outcomes["failure"] / n if n else 0.0,
         "timeout_rate": outcomes["timeout"] / n if n else 0.0,
+        "aborted_rate": outcomes["aborted"] / n if n else 0.0,
+        "recoveries": sum(r.recoveries for r in results),
         "failure_causes": dict(causes),
         "time_to_goal_s": statistics.mean(r.time_s for r in wins) if wins else None,
         "path_length_m": statistics.mean(r.path_length_m for r in wins) if wins else None,

@@ -31,3 +31,8 @@ class Carrot:
         target = min(self.progress + self.lookahead, float(self.s[-1]))
         i = int(torch.searchsorted(self.s, torch.tensor(target)).clamp(max=len(self.s) - 1))
         return self.route[i].clone()
+
+    @property
+    def remaining(self) -> float:
+        """Route length [m] from the robot's route position (as of the last ``goal`` call) to the route's end."""
+        return float(self.s[-1]) - self.progress

@@ -199,6 +199,28 @@ class NavPlanner:
             command.cpu(), "ok", float(peak[choice]), poses[choice].cpu(), result.batch, result.costs, self.mppi.nominal
         )
 
+    def check(
+        self,
+        proprio: Tensor,
+        state: Tensor,
+        height_scan: Tensor,
+        commands: Tensor,
+        local_map: LocalMap | None = None,
+    ) -> PlanResult:
+        """A fixed command sequence ``commands`` [T, 3] (a recovery behaviour) judged by the same model and guard.
+
+        'ok' with its first command when its peak failure probability stays under the
+        risk threshold, else zero and 'blocked_by_risk'. The MPPI plan is left alone.
+        """
+        context = self.prepare(proprio.to(self.device), state.to(self.device), height_scan.to(self.device), local_map)
+        poses, prob = self.rollout(context, commands.to(self.device, torch.float32)[None])
+        peak = float(prob.max())
+        if peak > self.cfg.risk.threshold:
+            self.current = torch.zeros(3, device=self.device)
+            return PlanResult(torch.zeros(3), "blocked_by_risk", peak, poses[0].cpu(), None, None)
+        self.current = commands[0].to(self.device, torch.float32)
+        return PlanResult(commands[0].cpu().float(), "ok", peak, poses[0].cpu(), None, None)
+
 
 class FdmPlanner(NavPlanner):
     """MPPI through the learned forward dynamics model (torch or ONNX backend); time base from its card."""
