@@ -300,7 +300,9 @@ def _perceive(args: argparse.Namespace) -> int:
         cfg = PerceptionCfg(particles=src["num_particles"], surface_offset=SURFACE_OFFSETS[src["category"]])
     if args.particles is not None:
         cfg = dataclasses.replace(cfg, particles=args.particles)
-    manifest = perceive_dataset(args.data, args.out, cfg, progress=cli_args.show_progress(args), max_new_shards=args.max_shards)
+    manifest = perceive_dataset(
+        args.data, args.out, cfg, progress=cli_args.show_progress(args), max_new_shards=args.max_shards
+    )
     keys = ("category", "num_particles", "episodes", "complete", "last_run")
     print(
         json.dumps({**{k: manifest[k] for k in keys}, "quality_mean": manifest["perception"]["quality_mean"]}, indent=1)
