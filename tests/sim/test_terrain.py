@@ -139,7 +139,7 @@ def test_passage_openings_lead_through_free_gaps_of_the_drawn_widths(what, width
         hm, openings = build_terrain(cfg), passage_openings(cfg)
         assert openings.shape == (1, 4)
 
-        def blocked(p) -> bool:
+        def blocked(p, hm=hm) -> bool:
             return bool(hm.unsafe(torch.as_tensor(p, dtype=torch.float32)))
 
         a, b = openings[0, :2], openings[0, 2:]
