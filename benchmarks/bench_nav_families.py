@@ -49,9 +49,7 @@ def table(report: dict) -> str:
         lines.append(f"{family:<12}" + "".join(f"{rate_cell(per[p]):>24}" for p in planners))
     lines.append("-" * len(head))
     lines.append(f"{'all':<12}" + "".join(f"{rate_cell(report['overall'][p]):>24}" for p in planners))
-    lines.append(
-        f"{'success':<12}" + "".join(f"{report['overall'][p]['success_rate']:>24.1%}" for p in planners)
-    )
+    lines.append(f"{'success':<12}" + "".join(f"{report['overall'][p]['success_rate']:>24.1%}" for p in planners))
     return "\n".join(lines)
 
 
