@@ -248,7 +248,8 @@ class PassagesParams:
     """Narrow passages: straight corridors, walls with doors anywhere along them, clutter near the openings."""
 
     corridors: int = 2
-    """Corridors (two parallel walls, axis-aligned, random place and direction)."""
+    """Corridors (two parallel walls, axis-aligned, random place and direction); an element that would overlap one
+    placed before (1 m margin) is drawn again, up to 10 tries per element."""
     corridor_min: float = 1.2
     """Narrowest corridor (m, free width between the walls)."""
     corridor_max: float = 2.0
@@ -270,9 +271,10 @@ class PassagesParams:
     door_max: float = 1.5
     """Widest door (m)."""
     clutter: int = 2
-    """Objects (low or high boxes, pillars) placed near each opening, 0.7 m to clutter_radius from its centre."""
+    """Objects (low or high boxes, pillars) tried near each door and corridor mouth, 0.7 m to clutter_radius away
+    and clear of the line through the opening (they narrow the way in, they do not close it)."""
     clutter_radius: float = 2.0
-    """Largest distance (m) of clutter from an opening's centre."""
+    """Largest distance (m) of clutter from a door or corridor mouth."""
     height: float = 1.0
     """Wall height (m)."""
     thickness: float = 0.2
@@ -468,7 +470,22 @@ def passages_layout(p: PassagesParams, extent, rng: np.random.Generator, zones: 
     def point(along_x: bool, along: float, across: float) -> tuple[float, float]:
         return (along, across) if along_x else (across, along)
 
-    for _ in range(p.corridors):
+    taken: list[tuple[float, float, float, float]] = []  # footprints (with their openings' ends) placed so far
+    mouths: list[tuple[float, float, int]] = []  # where clutter goes: (x, y, index of the opening)
+
+    def free(xa: float, ya: float, xb: float, yb: float, margin: float = 1.0) -> bool:
+        """The box overlaps no element placed before (so no wall cuts through another's opening)."""
+        return all(
+            xb + margin < ta or xa - margin > tb or yb + margin < tya or ya - margin > tyb for ta, tya, tb, tyb in taken
+        )
+
+    def span(*pts: tuple[float, float]) -> tuple[float, float, float, float]:
+        xs, ys = [q[0] for q in pts], [q[1] for q in pts]
+        return min(xs), min(ys), max(xs), max(ys)
+
+    placed, tries = 0, 0
+    while placed < p.corridors and tries < 10 * max(1, p.corridors):
+        tries += 1
         width = rng.uniform(p.corridor_min, p.corridor_max)
         length = rng.uniform(p.corridor_length_min, p.corridor_length_max)
         along_x = bool(rng.integers(0, 2))
@@ -476,53 +493,72 @@ def passages_layout(p: PassagesParams, extent, rng: np.random.Generator, zones: 
         length = min(length, hi_a - lo_a - 2.5)
         ca = rng.uniform(lo_a + length / 2 + 1.0, hi_a - length / 2 - 1.0)
         cc = rng.uniform(lo_c + width / 2 + 1.0, hi_c - width / 2 - 1.0)
-        if not _clear(*point(along_x, ca, cc), length / 2, zones):
-            continue
-        for side in (-1.0, 1.0):
-            boxes.append(rect(along_x, ca, cc + side * (width / 2 + t), length / 2, t, p.height))
         a = rng.uniform(1.0, 2.5)
         a = max(0.5, min(a, ca - length / 2 - lo_a - 0.5, hi_a - ca - length / 2 - 0.5))  # ends on the map
         ends = (ca - length / 2 - a, ca + length / 2 + a)
         if rng.integers(0, 2):
             ends = ends[::-1]
+        box = span(point(along_x, ends[0], cc - width / 2 - 2 * t), point(along_x, ends[1], cc + width / 2 + 2 * t))
+        if not _clear(*point(along_x, ca, cc), length / 2, zones) or not free(*box):
+            continue
+        taken.append(box)
+        placed += 1
+        for side in (-1.0, 1.0):
+            boxes.append(rect(along_x, ca, cc + side * (width / 2 + t), length / 2, t, p.height))
+        mouths += [(*point(along_x, ca + e * length / 2, cc), len(openings)) for e in (-1.0, 1.0)]
         openings.append((*point(along_x, ends[0], cc), *point(along_x, ends[1], cc)))
-    for _ in range(p.walls):
+    placed, tries = 0, 0
+    while placed < p.walls and tries < 10 * max(1, p.walls):
+        tries += 1
         length = rng.uniform(p.wall_length_min, p.wall_length_max)
         along_x = bool(rng.integers(0, 2))  # the wall's direction; doors are passed across it
         lo_a, hi_a, lo_c, hi_c = (x0, x1, y0, y1) if along_x else (y0, y1, x0, x1)
         length = min(length, hi_a - lo_a - 2.0)
         ca = rng.uniform(lo_a + length / 2 + 1.0, hi_a - length / 2 - 1.0)
         cc = rng.uniform(lo_c + 3.0, hi_c - 3.0)
-        if not _clear(*point(along_x, ca, cc), length / 2, zones):
-            continue
         doors = []
         for _ in range(int(rng.integers(1, p.doors_max + 1))):
             width = rng.uniform(p.door_min, p.door_max)
             centre = rng.uniform(ca - length / 2 + 0.5 + width / 2, ca + length / 2 - 0.5 - width / 2)
             if all(abs(centre - c) > (width + w) / 2 + 0.5 for c, w in doors):
                 doors.append((centre, width))
+        reach = [rng.uniform(1.0, 2.5) for _ in doors]
+        sides = [1.0 if rng.integers(0, 2) else -1.0 for _ in doors]
+        box = span(point(along_x, ca - length / 2, cc - 2.5), point(along_x, ca + length / 2, cc + 2.5))
+        if not _clear(*point(along_x, ca, cc), length / 2, zones) or not free(*box):
+            continue
+        taken.append(box)
+        placed += 1
         edges = [ca - length / 2] + [e for c, w in sorted(doors) for e in (c - w / 2, c + w / 2)] + [ca + length / 2]
         for lo, hi in zip(edges[0::2], edges[1::2], strict=True):
             boxes.append(rect(along_x, (lo + hi) / 2, cc, (hi - lo) / 2, t, p.height))
-        for centre, _ in doors:
-            a = rng.uniform(1.0, 2.5)
-            side = 1.0 if rng.integers(0, 2) else -1.0
+        for (centre, _), a, side in zip(doors, reach, sides, strict=True):
+            mouths.append((*point(along_x, centre, cc), len(openings)))
             openings.append((*point(along_x, centre, cc - side * a), *point(along_x, centre, cc + side * a)))
-    for ax, ay, bx, by in list(openings):
-        cx, cy = (ax + bx) / 2, (ay + by) / 2
+    for mx, my, k in mouths:
+        ax, ay, bx, by = openings[k]
         for _ in range(p.clutter):
             r, phi = rng.uniform(0.7, p.clutter_radius), rng.uniform(-math.pi, math.pi)
-            ox, oy = cx + r * math.cos(phi), cy + r * math.sin(phi)
+            ox, oy = mx + r * math.cos(phi), my + r * math.sin(phi)
             low = bool(rng.integers(0, 2))
             height = rng.uniform(0.08, 0.2) if low else rng.uniform(0.5, 1.0)
-            if not _clear(ox, oy, 0.4, zones):
+            square = bool(rng.integers(0, 2))
+            size = rng.uniform(0.15, 0.35) if square else rng.uniform(0.1, 0.25)
+            # Near the opening, not on its line: the way through narrows, it does not close.
+            if not _clear(ox, oy, 0.4, zones) or _segment_distance(ox, oy, ax, ay, bx, by) < 0.45 + size * 1.5:
                 continue
-            if rng.integers(0, 2):
-                half = rng.uniform(0.15, 0.35)
-                boxes.append((ox - half, oy - half, ox + half, oy + half, height))
+            if square:
+                boxes.append((ox - size, oy - size, ox + size, oy + size, height))
             else:
-                pillars.append((ox, oy, rng.uniform(0.1, 0.25), height))
+                pillars.append((ox, oy, size, height))
     return PassageLayout(boxes, pillars, openings)
+
+
+def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """Distance from point p to the segment a-b."""
+    dx, dy = bx - ax, by - ay
+    u = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / max(dx * dx + dy * dy, 1e-12)))
+    return math.hypot(px - ax - u * dx, py - ay - u * dy)
 
 
 def gen_passages(X, Y, p: PassagesParams, rng, zones) -> Arrays:
