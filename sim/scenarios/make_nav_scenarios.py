@@ -247,7 +247,7 @@ SCENARIOS = [
         seed=22,
         clear=CLEAR,
         time_limit=45.0,
-        desc="Corridors (1.2-2 m) and walls with doors (0.9-1.5 m) across the direct line, clutter near the openings.",
+        desc="Two corridors (1.2-2 m), one just beside the direct line, and a wall with two doors; clutter near the openings.",
         tags=("direct_blocked",),
     ),
     sc("wheeled_flat_01", "flat", {}, platform=W, time_limit=20.0, desc="The small wheeled base on flat ground."),
