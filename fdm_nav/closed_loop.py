@@ -117,6 +117,7 @@ def run_episode(
             break
         proprio, state = history.inputs()
         goal = final if carrot is None else torch.cat([carrot.goal(pose[:2].cpu()), final[2:]])
+        path = None if carrot is None else carrot.ahead()
         step = watch.step(k * TICK, *remaining_and_bearing(pose.cpu().numpy(), goal.numpy(), final.numpy(), carrot))
         if step.action == "abort":
             result.outcome, result.time_s, result.abort_reason = "aborted", k * TICK, step.reason
@@ -130,7 +131,7 @@ def run_episode(
         else:
             scan = fill_nan_nearest(sim.height_scan()[0])
             t0 = time.perf_counter()
-            plan = run_step(planner, step, proprio, state, scan, pose, goal, local_map_of(sim))
+            plan = run_step(planner, step, proprio, state, scan, pose, goal, local_map_of(sim), path)
             result.plan_ms.append(1000.0 * (time.perf_counter() - t0))
             result.blocked_ticks += plan.status == "blocked_by_risk" and step.action == "plan"
             if step.action == "behaviour" and plan.status == "blocked_by_risk":

@@ -339,8 +339,10 @@ class ControlCycle:
             pose = odom.pose2d
             pose_t = torch.as_tensor(pose, dtype=torch.float32)
             goal = torch.as_tensor(final, dtype=torch.float32)
+            path = None
             if carrot is not None:
                 goal = torch.cat([carrot.goal(pose_t[:2]), goal[2:]])
+                path = carrot.ahead()
             remaining, bearing = remaining_and_bearing(pose, goal.numpy(), final, carrot)
             self.last_target = goal.numpy()[:2].copy()
             proprio, state_rows = self.history.inputs()
@@ -370,7 +372,8 @@ class ControlCycle:
         planner = self.planner
         t_start = time.perf_counter()
         result = self.runner.run(
-            lambda: run_step(planner, step, proprio, state_rows, scan, pose_t, goal, local_map), self.cfg.plan_budget
+            lambda: run_step(planner, step, proprio, state_rows, scan, pose_t, goal, local_map, path),
+            self.cfg.plan_budget,
         )
         if result is None:
             return self._overrun(now, f"planning took longer than plan_budget {self.cfg.plan_budget} s")

@@ -202,11 +202,11 @@ def remaining_and_bearing(pose: np.ndarray, target: np.ndarray, final: np.ndarra
     return remaining, math.atan2(math.sin(bearing), math.cos(bearing))
 
 
-def run_step(planner, step: RecoveryStep, proprio, state, scan, pose, goal, local_map):
+def run_step(planner, step: RecoveryStep, proprio, state, scan, pose, goal, local_map, path=None):
     """This cycle's planning job for ``step``: the planner's MPPI plan, or its verdict on a moving behaviour
     (a standing one, ``step.moving`` false, needs none: the caller stops the robot)."""
     if step.action == "plan":
-        return planner.plan(proprio, state, scan, pose, goal, local_map)
+        return planner.plan(proprio, state, scan, pose, goal, local_map, path)
     horizon = planner.cfg.mppi.horizon
     commands = as_steps(step.commands, planner.period, planner.time_base.step_dt, horizon)
     return planner.check(proprio, state, scan, commands, local_map)
