@@ -22,43 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+from bench_nav_node import start_node, stop_node  # benchmarks/ (the script's folder is on sys.path)
+
 from dynamics_stack.atomic import atomic_write_json
 from dynamics_stack.ros.env import configure_loopback_dds
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results") / "nav_ros_loop.json"
 
 
-def start(module: str, args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", module, "--ros-args", *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def stop(proc: subprocess.Popen) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
-def one_run(k: int, scenario: str, limit: float, planner_args: list[str], logs: Path) -> dict:
+def one_run(k: int, scenario: str, limit: float, planner_params: dict[str, str]) -> dict:
     import rclpy
     from geometry_msgs.msg import PoseStamped
     from rclpy.executors import SingleThreadedExecutor
@@ -70,14 +47,8 @@ def one_run(k: int, scenario: str, limit: float, planner_args: list[str], logs: 
     from sim.scenario import load_scenario, scenario_path
 
     goal = load_scenario(scenario_path(scenario)).goal
-    sim = start(
-        "sim.terrain_node",
-        ["--params-file", "config/navigation_sim.yaml", "-p", f"scenario:={scenario}", "-p", f"seed:={k}"],
-        logs / f"run{k:02d}_terrain_sim.log",
-    )
-    planner = start(
-        "fdm_nav.node", ["--params-file", "config/navigation.yaml", *planner_args], logs / f"run{k:02d}_planner.log"
-    )
+    sim, sim_log = start_node("sim.terrain_node", {"scenario": scenario, "seed": k}, ("config/navigation_sim.yaml",))
+    planner, planner_log = start_node("fdm_nav.node", planner_params, ("config/navigation.yaml",))
     context = rclpy.Context()
     rclpy.init(context=context)
     node = Node("bench_ros_loop", context=context)
@@ -88,7 +59,7 @@ def one_run(k: int, scenario: str, limit: float, planner_args: list[str], logs: 
     node.create_subscription(String, "/terrain_sim/status", lambda m: sim_status.append(json.loads(m.data)), 10)
     node.create_subscription(String, "/fdm_planner/status", lambda m: planner_status.append(json.loads(m.data)), 50)
     goal_pub = node.create_publisher(PoseStamped, "goal_pose", QoSProfile(depth=1))
-    result = {"run": k, "outcome": "no_start", "time_to_goal_s": None}
+    result = {"run": k, "outcome": "no_start", "time_to_goal_s": None, "logs": [str(sim_log), str(planner_log)]}
     try:
         deadline = time.monotonic() + 90.0
 
@@ -132,7 +103,7 @@ def one_run(k: int, scenario: str, limit: float, planner_args: list[str], logs: 
         )
         return result
     finally:
-        stop(planner), stop(sim)
+        stop_node(planner), stop_node(sim)
         executor.shutdown()
         node.destroy_node()
         context.try_shutdown()
@@ -143,15 +114,14 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--scenario", default="pits_trench_01")
     ap.add_argument("--limit", type=float, default=90.0, help="wall seconds after the goal before a run times out")
-    ap.add_argument("--planner-arg", action="append", default=[], help="extra -p NAME:=VALUE for the planner")
+    ap.add_argument("--planner-param", action="append", default=[], help="extra NAME:=VALUE for the planner")
     ap.add_argument("--json", type=Path, default=RESULTS)
     args = ap.parse_args()
     configure_loopback_dds()
-    logs = Path(tempfile.mkdtemp(prefix="nav_ros_loop-"))
-    planner_args = [a for p in args.planner_arg for a in ("-p", p)]
+    planner_params = dict(p.split(":=", 1) for p in args.planner_param)
     runs = []
     for k in range(args.runs):
-        r = one_run(k, args.scenario, args.limit, planner_args, logs)
+        r = one_run(k, args.scenario, args.limit, planner_params)
         runs.append(r)
         print(
             f"run {k:2d}: {r['outcome']:<8} time to goal {r['time_to_goal_s']} s, route followed "
@@ -169,8 +139,7 @@ def main() -> int:
             "min": min(times, default=None),
             "max": max(times, default=None),
         },
-        "planner_args": args.planner_arg,
-        "logs": str(logs),
+        "planner_params": planner_params,
     }
     atomic_write_json(args.json, {"summary": summary, "runs": runs})
     tg = summary["time_to_goal_s"]
