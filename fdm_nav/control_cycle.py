@@ -266,6 +266,8 @@ class ControlCycle:
         self.check_frame("route", frame)
         route = np.asarray(xy, dtype=np.float32).copy()
         with self._lock:
+            if self.carrot is not None and self.route is not None and np.array_equal(route, self.route):
+                return  # the same route again (a second subscription, a re-send): keep the carrot's progress
             self.route = route
             carrot = self._carrot_for(route, self.goal)
             if carrot is not None:

@@ -221,6 +221,22 @@ def test_a_route_is_followed_whichever_of_route_and_goal_comes_first(order):
     assert cycle.carrot is None and not cycle.report()["route"]
 
 
+def test_the_same_route_again_keeps_the_carrots_progress():
+    """The node subscribes to the route twice (latched and volatile), so one route can come twice."""
+    cycle = ready_cycle()
+    cycle.set_goal("odom", np.array([3.0, 0.0, 0.0]))
+    cycle.set_route("odom", DETOUR)
+    carrot = cycle.carrot
+    carrot.goal(torch.tensor([0.0, 2.9]))  # the robot reached the route's corner at (0, 3), 3 m along it
+    assert carrot.progress == pytest.approx(3.0)
+    cycle.set_route("odom", DETOUR.copy())
+    assert cycle.carrot is carrot and carrot.progress == pytest.approx(3.0)
+    cycle.set_route("odom", DETOUR[::-1].copy())  # a route to (0, 0): kept, not followed to (3, 0)
+    assert cycle.carrot is carrot
+    cycle.set_route("odom", np.array([[0.0, 0.0], [1.5, 1.0], [3.0, 0.0]]))  # a new route to the goal: new carrot
+    assert cycle.carrot is not carrot and cycle.carrot.progress == 0.0
+
+
 def _blocked_cycle(**recovery) -> ControlCycle:
     """A robot that never moves (its odometry stays at the origin), a goal 5 m ahead, a 1 s progress window."""
     settings = {"window": 1.0, "wait_time": 0.3, "backup_distance": 0.15, "rotate_angle": 0.25, **recovery}

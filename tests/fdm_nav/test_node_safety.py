@@ -298,6 +298,32 @@ def test_route_and_goal_in_either_order_the_route_is_followed(rig, spin_until, o
     assert planner.drops.counts.get("route", 0) == 0
 
 
+def test_a_latched_route_published_before_the_planner_subscribed_is_followed(rig, spin_until):
+    """The two-process race: a global planner (terrain_sim) publishes its route once, keeping it (transient
+    local), before its publisher and the planner's subscription have matched. The planner must still get it."""
+    from nav_msgs.msg import Path as PathMsg
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    from dynamics_stack.ros.nav_convert import make_path
+
+    planner, feed, executor = rig(planner_type="heuristic", activate=False)  # no subscriptions before configure
+    latched = feed.create_publisher(PathMsg, "route", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    latched.publish(make_path(np.array([[x, y, 0.0] for x, y in DETOUR]), "odom", feed.now()))
+    assert planner.received["route"] == 0
+    planner.trigger_configure()
+    planner.trigger_activate()
+    assert spin_until(executor, lambda: planner.received["route"] > 0, 20.0), "the kept route never arrived"
+    assert spin_until(executor, lambda: feed.pub_goal.get_subscription_count() > 0, 20.0)
+    feed.send_goal(3.0, 0.0)
+    n = len(feed.status)
+
+    def following() -> bool:
+        s = feed.status[-1] if len(feed.status) > n + 3 else None
+        return bool(s) and s["state"] == "ok" and s["route"] and s["target"] == [0.0, 3.0]
+
+    assert spin_until(executor, following, 20.0), feed.status[-2:]
+
+
 def test_a_robot_that_does_not_move_goes_through_every_recovery_to_aborted(rig, spin_until):
     """The feed's robot never moves: after each 1 s window without progress a behaviour runs, then the goal is
     given up; ~/status and /diagnostics say so, with the reason, and the commands are the behaviours'."""
