@@ -9,6 +9,7 @@ venv:
 
 demo: venv
 	$(VENV)/bin/dynstack demo
+	$(VENV)/bin/dynstack demo --example manip
 
 lint: venv
 	$(VENV)/bin/ruff check .

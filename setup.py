@@ -49,6 +49,9 @@ setup(
             "fdm_planner = fdm_nav.node:main",
             "terrain_sim = sim.terrain_node:main",
             "irl_reward = visual_irl.node:main",
+            "manip_sim = sim.manip_node:main",
+            "pgnd_perception = pgnd.perception_node:main",
+            "pgnd_planner = pgnd.planner_node:main",
         ],
         # Command groups of `dynstack` (dynamics_stack/cli.py): name = module:register.
         "dynstack.commands": [

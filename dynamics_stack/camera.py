@@ -215,8 +215,8 @@ def look_at(position: Sequence[float], target: Sequence[float], up: Sequence[flo
     return T
 
 
-def save_rig(path: str | Path, cameras: Sequence[PinholeCamera], frame: str = "table") -> Path:
-    """Write a camera-rig file (YAML, or JSON when the name ends in .json) atomically."""
+def save_rig(path: str | Path, cameras: Sequence[PinholeCamera], frame: str = "table", comment: str = "") -> Path:
+    """Write a camera-rig file (YAML, or JSON when the name ends in .json) atomically; ``comment`` heads a YAML."""
     from dynamics_stack.atomic import atomic_path
 
     path = Path(path)
@@ -225,7 +225,8 @@ def save_rig(path: str | Path, cameras: Sequence[PinholeCamera], frame: str = "t
         if path.suffix == ".json":
             tmp.write_text(json.dumps(data, indent=1))
         else:
-            tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+            head = "".join(f"# {line}\n" for line in comment.splitlines())
+            tmp.write_text(head + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120))
     return path
 
 

@@ -50,6 +50,23 @@ def cfg_from_dict(cls: type[T], data: Mapping[str, Any] | None, source: str = "<
     return _build(cls, data or {}, source, prefix="")
 
 
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """The mapping a YAML file holds; a ``ConfigError`` naming the file when it is missing, unreadable, not
+    YAML or not a mapping (``what`` names its contents in that message, e.g. "scenario")."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of {what} fields, got {type(data).__name__}")
+    return data
+
+
 def load_cfg_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
     """Read ``cls`` from a YAML file, optionally from one top-level ``section`` of it."""
     path = Path(path)

@@ -117,6 +117,20 @@ class RolloutBatch:
     states: Tensor  # [K, T, nx] predicted states after each action
 
 
+@dataclass(frozen=True, kw_only=True)
+class CriticCfg:
+    """Fields every critic has; a domain's critic configs subclass it (its ``enabled`` and ``weight``)."""
+
+    enabled: bool = True
+    """Whether the critic contributes."""
+    weight: float = 1.0
+    """Multiplier of the critic's cost."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.weight) and self.weight >= 0):
+            raise ValueError(f"weight must be finite and >= 0, got {self.weight}")
+
+
 @runtime_checkable
 class Critic(Protocol):
     """A cost term: ``score`` returns one cost per sample, lower is better."""

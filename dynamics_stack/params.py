@@ -173,16 +173,12 @@ def splice_tables(text: str, specs: Iterable[NodeParams]) -> str:
 
 
 def generated_files(root: Path, docs: str = "docs/ros_nodes.md") -> dict[Path, str]:
-    """Every generated file's path and wanted content: each node's YAML file and the docs page with its tables.
-
-    Nodes sharing a YAML file (none today) are not supported: each file holds one node.
-    """
+    """Every generated file's path and wanted content: each parameter file (one section per node that uses it,
+    in registration order, as ROS 2 parameter files allow) and the docs page with its tables."""
     files: dict[Path, str] = {}
     for spec in NODES.values():
         path = root / spec.yaml_file
-        if path in files:
-            raise ConfigError(f"{spec.yaml_file}: more than one node writes this parameter file")
-        files[path] = parameters_yaml(spec)
+        files[path] = files[path] + "\n" + parameters_yaml(spec) if path in files else parameters_yaml(spec)
     page = root / docs
     files[page] = splice_tables(page.read_text(), NODES.values())
     return files

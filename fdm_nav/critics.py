@@ -10,13 +10,12 @@ that frame too.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from dynamics_stack.mppi import RolloutBatch
+from dynamics_stack.mppi import CriticCfg, RolloutBatch
 from fdm_nav.se2 import wrap_angle
 
 
@@ -28,20 +27,6 @@ class NavRolloutBatch(RolloutBatch):
     goal: Tensor  # [3] goal x, y, yaw in the base frame (yaw NaN: any heading)
     current_command: Tensor  # [3] the command being executed now (for smoothness)
     path: Tensor | None = None  # [M, 2] the route ahead of the robot in the base frame (None: no route)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CriticCfg:
-    """Fields every critic has."""
-
-    enabled: bool = True
-    """Whether the critic contributes."""
-    weight: float = 1.0
-    """Multiplier of the critic's cost."""
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.weight) and self.weight >= 0):
-            raise ValueError(f"weight must be finite and >= 0, got {self.weight}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,9 +14,30 @@ import sys
 from pathlib import Path
 
 from dynamics_stack import cli_args
+from dynamics_stack.cli_core import register_demo
+from dynamics_stack.params import register_node
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_demo("manip", "pgnd.demo:run_manip_demo", "PGND-MPPI vs heuristic on a rope and a cloth task (RGB-D)")
+    register_node(
+        "pgnd_planner",
+        "pgnd.planner_node_cfg:ManipPlannerNodeCfg",
+        "config/manipulation.yaml",
+        "Parameters of the pgnd_planner node (pgnd/planner_node.py): PGND-MPPI gripper planning.",
+    )
+    register_node(
+        "pgnd_perception",
+        "pgnd.perception_node_cfg:PerceptionNodeCfg",
+        "config/manipulation.yaml",
+        "Parameters of the pgnd_perception node (pgnd/perception_node.py): RGB-D cameras -> tracked particles.",
+    )
+    register_node(
+        "manip_sim",
+        "sim.manip_node_cfg:ManipSimNodeCfg",
+        "config/manipulation_sim.yaml",
+        "Parameters of the manip_sim node (sim/manip_node.py), the simulated cell of launch/manipulation_sim.launch.py.",
+    )
     manip = subparsers.add_parser("manip", help="manipulation: deformable-object data, PGND training and evaluation")
     manip.set_defaults(group_parser=manip)
     sub = manip.add_subparsers(dest="command", metavar="COMMAND")
@@ -184,6 +205,20 @@ def _register_planning(sub: argparse._SubParsersAction) -> None:
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=_check_scenario)
 
+    target = sub.add_parser("export-target", help="write a task's target cloud as .npy (pgnd_planner's target_file)")
+    target.add_argument("task", help="task name in sim/scenarios/manip/ or a task file")
+    target.add_argument("--out", type=Path, required=True, help=".npy file to write")
+    target.set_defaults(func=_export_target)
+
+    rig = sub.add_parser(
+        "export-rig", help="write the simulator's camera rig as a calibration file (pgnd_perception's camera_rig)"
+    )
+    rig.add_argument("--out", type=Path, required=True, help="rig file to write (.yaml or .json)")
+    rig.add_argument("--cameras", type=int, default=None, help="cameras on the ring (default: RigCfg)")
+    rig.add_argument("--width", type=int, default=None, help="image width in px (default: RigCfg)")
+    rig.add_argument("--height", type=int, default=None, help="image height in px (default: RigCfg)")
+    rig.set_defaults(func=_export_rig)
+
     bench = sub.add_parser(
         "benchmark",
         help="closed-loop tasks in MuJoCo: PGND-MPPI, particle-only MPPI and the heuristic; success, Chamfer, time",
@@ -195,10 +230,13 @@ def _register_planning(sub: argparse._SubParsersAction) -> None:
         "--planner", nargs="+", default=["pgnd", "particle_only", "heuristic"], help="pgnd, particle_only, heuristic"
     )
     bench.add_argument(
-        "--models", type=Path, default=Path("models"), help="folder of pgnd_<object>[_particle_only] cards"
+        "--models", type=Path, default=Path("models"), help="folder of pgnd_<object><suffix>[_particle_only] cards"
     )
     bench.add_argument(
-        "--model-suffix", default="", help="card name suffix, e.g. _perceived for models/pgnd_rope_perceived.card.json"
+        "--model-suffix",
+        default="_planning",
+        help="card name suffix: _planning (default, trained with drags) for models/pgnd_rope_planning.card.json, "
+        "'' for the grasp/push models",
     )
     bench.add_argument(
         "--observe", choices=("vertices", "perceived"), default="vertices", help="planner input: vertices or RGB-D"
@@ -211,6 +249,37 @@ def _register_planning(sub: argparse._SubParsersAction) -> None:
     cli_args.add_threads(bench)
     cli_args.add_progress(bench)
     bench.set_defaults(func=_benchmark)
+
+
+def _export_target(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from dynamics_stack.atomic import atomic_path
+    from sim.manip_scenario import load_manip_scenario, manip_scenario_path, start_vertices, target_cloud
+
+    s = load_manip_scenario(manip_scenario_path(args.task))
+    cloud = target_cloud(s, start_vertices(s))
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, cloud)
+    print(f"wrote {args.out}: {len(cloud)} points of {s.name}'s target (success within {s.success.chamfer} m Chamfer)")
+    return 0
+
+
+def _export_rig(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from dynamics_stack.camera import save_rig
+    from sim.deformable_cameras import RigCfg, default_rig
+
+    sizes = {"cameras": args.cameras, "width": args.width, "height": args.height}
+    cfg = dataclasses.replace(RigCfg(), **{k: v for k, v in sizes.items() if v is not None})
+    save_rig(args.out, default_rig(cfg), comment=RIG_COMMENT.format(cfg=cfg))
+    print(f"wrote {args.out}")
+    return 0
+
+
+RIG_COMMENT = """Calibration of manip_sim's camera ring ({cfg}), written by `dynstack manip export-rig`.
+Intrinsics in OpenCV's convention (pixel centres at integers), T_world_camera: optical frame -> table frame."""
 
 
 def _check_scenario(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pgnd.critics import chamfer_batch
+from dynamics_stack.pointsets import chamfer
 from pgnd.manip_safety import GripperLimitsCfg, clamp_action
 from pgnd.perception.config import SURFACE_OFFSETS, PerceptionCfg
 from pgnd.perception.tracking import ParticleTracker
@@ -44,9 +44,7 @@ OBSERVATIONS = ("vertices", "perceived")
 
 def chamfer_np(a: np.ndarray, b: np.ndarray) -> float:
     return float(
-        chamfer_batch(
-            torch.from_numpy(np.asarray(a, dtype=np.float64)), torch.from_numpy(np.asarray(b, dtype=np.float64))
-        )
+        chamfer(torch.from_numpy(np.asarray(a, dtype=np.float64)), torch.from_numpy(np.asarray(b, dtype=np.float64)))
     )
 
 
@@ -78,7 +76,7 @@ def run_task(
     """One closed-loop episode; the planner has ``plan(history, target) -> ManipPlan`` and ``history``."""
     if observation not in OBSERVATIONS:
         raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
-    limits = limits or GripperLimitsCfg()
+    limits = limits or getattr(getattr(planner, "cfg", None), "limits", None) or GripperLimitsCfg()
     env = ManipEnv(scenario, render=render if observation == "perceived" or keep_frames else None, noise_seed=seed)
     env.reset()
     start = env.vertices
@@ -194,8 +192,8 @@ def benchmark(
 def planner_factories(
     names: Sequence[str], models: str | Path, suffix: str = "", iterations: int | None = None
 ) -> tuple[dict[str, Callable[[str], Any]], dict[str, int]]:
-    """Planner factories by name (``pgnd``, ``particle_only``: MPPI over ``models/pgnd_<object>[_particle_only]
-    <suffix>.card.json``; ``heuristic``) and each model planner's particle count per object."""
+    """Planner factories by name (``pgnd``, ``particle_only``: MPPI over
+    ``models/pgnd_<object><suffix>[_particle_only].card.json``; ``heuristic``) and each model planner's particle count per object."""
     import dataclasses
 
     from dynamics_stack.runtime import TorchRuntime, load_card
@@ -215,7 +213,7 @@ def planner_factories(
             factories[name] = lambda category: HeuristicPlanner(cfg)
             continue
         tail = "_particle_only" if name == "particle_only" else ""
-        cards = {c: Path(models) / f"pgnd_{c}{tail}{suffix}.card.json" for c in ("rope", "cloth")}
+        cards = {c: Path(models) / f"pgnd_{c}{suffix}{tail}.card.json" for c in ("rope", "cloth")}
         loaded = {c: TorchRuntime(load_card(p)).model for c, p in cards.items() if p.exists()}
         for c, model in loaded.items():
             particles[f"{name}:{c}"] = model.cfg.num_particles

@@ -19,19 +19,20 @@ explicit times. States (the ``state`` of ``~/status``):
   input arrives;
 - ``plan_failed``: the planner raised; hold, then observe again.
 
-Every pose leaves through ``clamp_action`` (workspace box, table clearance;
-non-finite targets are refused and the gripper holds instead).
+Every pose leaves through ``clamp_action`` with the planner's limits
+(``ManipPlannerCfg.limits``: workspace box, table clearance); non-finite
+targets are refused and the gripper holds instead.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from pgnd.critics import chamfer_batch
+from dynamics_stack.pointsets import chamfer
 from pgnd.manip_safety import GripperLimitsCfg, UnsafeTarget, clamp_action
 
 STATES = (
@@ -43,8 +44,9 @@ STATES = (
 class ManipCycleCfg:
     """Timing and motion of the planner node's action cycle."""
 
-    max_age: float = 0.5
-    """Inputs older than this (s, by stamp) are stale: the gripper holds."""
+    max_age: float = 1.0
+    """Inputs older than this (s, by stamp) are stale: the gripper holds. Perceiving four cameras takes a few
+    tenths of a second per frame on a CPU, and the object rests while it is observed."""
     settle_s: float = 0.6
     """Seconds the gripper stays parked after an action before the shape is checked."""
     approach_height: float = 0.05
@@ -57,12 +59,16 @@ class ManipCycleCfg:
     """Chamfer (m) of the observed object to the target that counts as done (a task file's value replaces it)."""
     max_actions: int = 10
     """Actions per target before giving up (``budget_spent``)."""
-    limits: GripperLimitsCfg = field(default_factory=GripperLimitsCfg)
-    """Applied last to every gripper target."""
+    reach_tolerance: float = 0.005
+    """The gripper has reached a waypoint it must wait for within this distance (m)."""
+    reach_timeout: float = 5.0
+    """Seconds a waypoint is held at most before the cycle moves on (a gripper that cannot get there)."""
 
     def __post_init__(self) -> None:
         if not (self.max_age > 0 and self.settle_s >= 0 and self.approach_height >= 0 and self.rise >= 0):
             raise ValueError("max_age > 0, settle_s >= 0, approach_height >= 0 and rise >= 0 required")
+        if not (self.reach_tolerance > 0 and self.reach_timeout > 0):
+            raise ValueError("reach_tolerance and reach_timeout must be > 0")
         if not 0 < self.success_chamfer < 1 or self.max_actions < 1:
             raise ValueError("success_chamfer in (0, 1) m and max_actions >= 1 required")
         if not all(math.isfinite(v) for v in self.park):
@@ -81,8 +87,12 @@ class Command:
 
 @dataclass
 class Waypoint:
+    """A gripper target; ``wait``: hold it until the gripper is there (and closed or open as asked) before the
+    next one. Drag waypoints do not wait: they are the model's 0.1 s steps, streamed at the control rate."""
+
     pose: np.ndarray
     closed: bool
+    wait: bool = False
 
 
 class PlanRunner:
@@ -106,12 +116,45 @@ class PlanRunner:
     def busy(self) -> bool:
         return False
 
+    def shutdown(self) -> None:
+        """Nothing runs in the background."""
+
+
+class ThreadPlanRunner(PlanRunner):
+    """Runs plans on one worker thread so the node keeps holding the gripper and answering while it plans."""
+
+    def __init__(self, plan_fn: Callable) -> None:
+        import concurrent.futures
+
+        super().__init__(plan_fn)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="manip_plan")
+        self._future = None
+
+    def start(self, history: np.ndarray, target: np.ndarray) -> None:
+        self._future = self._pool.submit(self.plan_fn, history, target)
+
+    def poll(self):
+        if self._future is None or not self._future.done():
+            return None
+        future, self._future = self._future, None
+        exc = future.exception()
+        return ("error", exc) if exc is not None else ("ok", future.result())
+
+    def busy(self) -> bool:
+        return self._future is not None and not self._future.done()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
 
 class ManipCycle:
     """One decision per tick; inputs are pushed with their stamps as they arrive."""
 
-    def __init__(self, cfg: ManipCycleCfg, runner: PlanRunner, history: int = 2) -> None:
+    def __init__(
+        self, cfg: ManipCycleCfg, runner: PlanRunner, limits: GripperLimitsCfg | None = None, history: int = 2
+    ) -> None:
         self.cfg, self.runner, self.history = cfg, runner, history
+        self.limits = limits or GripperLimitsCfg()
         self.state = "idle"
         self.resume = "idle"
         self.target: np.ndarray | None = None
@@ -119,6 +162,7 @@ class ManipCycle:
         self.gripper: tuple[float, np.ndarray, bool] | None = None  # stamp, pose, closed
         self.observe_after = -math.inf
         self.queue: list[Waypoint] = []
+        self.waiting_since: float | None = None
         self.settle_until = 0.0
         self.actions = 0
         self.last_plan = None
@@ -159,22 +203,22 @@ class ManipCycle:
             if self.state != "stale_input":
                 self.resume = self.state
             self.state = "stale_input"
-            return self._hold(stale)
+            return self.hold(stale)
         if self.state == "stale_input":
             self.state = self.resume
         return getattr(self, f"_{self.state}")(now)
 
     def _observing(self, now: float) -> Command:
         if len(self.clouds) < self.history + 1:
-            return self._hold("waiting for the object's history", "observing")
+            return self.hold("waiting for the object's history", "observing")
         current = self.clouds[-1][1]
-        self.chamfer = float(chamfer_batch(_t(current), _t(self.target)))
+        self.chamfer = float(chamfer(_t(current), _t(self.target)))
         if self.chamfer <= self.success:
             self.state = "done"
-            return self._hold(f"object within {self.success:.3f} m Chamfer of the target", "done")
+            return self.hold(f"object within {self.success:.3f} m Chamfer of the target", "done")
         if self.actions >= self.cfg.max_actions:
             self.state = "budget_spent"
-            return self._hold(f"{self.actions} actions spent, Chamfer {self.chamfer:.3f} m", "budget_spent")
+            return self.hold(f"{self.actions} actions spent, Chamfer {self.chamfer:.3f} m", "budget_spent")
         history = np.stack([c for _, c in self.clouds])
         self.runner.start(history, self.target)
         self.state = "planning"
@@ -183,32 +227,46 @@ class ManipCycle:
     def _planning(self, now: float) -> Command:
         out = self.runner.poll()
         if out is None:
-            return self._hold("planning", "planning")
+            return self.hold("planning", "planning")
         kind, value = out
         if kind == "error":
             self.state = "plan_failed"
-            return self._hold(f"planner failed: {value}", "plan_failed")
+            return self.hold(f"planner failed: {value}", "plan_failed")
         self.last_plan = value
         try:
             self.queue = self._waypoints(value)
         except UnsafeTarget as exc:
             self.state = "plan_failed"
-            return self._hold(f"refused plan: {exc}", "plan_failed")
+            return self.hold(f"refused plan: {exc}", "plan_failed")
         self.actions += 1
         self.state = "executing"
         return self._executing(now)
 
     def _plan_failed(self, now: float) -> Command:
         self._observe(now)  # try again with fresh observations
-        return self._hold("planner failed; observing again", "plan_failed")
+        return self.hold("planner failed; observing again", "plan_failed")
 
     def _executing(self, now: float) -> Command:
+        while self.queue and self.queue[0].wait and self._reached(self.queue[0], now):
+            self.queue.pop(0)
+            self.waiting_since = None
         if not self.queue:
             self.settle_until = now + self.cfg.settle_s
             self.state = "settling"
             return self._settling(now)
-        w = self.queue.pop(0)
-        return Command(w.pose, w.closed, "executing", f"action {self.actions}, {len(self.queue)} waypoints left")
+        w = self.queue[0]
+        if not w.wait:
+            self.queue.pop(0)
+        left = f"action {self.actions}, {len(self.queue)} waypoints left"
+        return Command(w.pose, w.closed, "executing", left + (", waiting for the gripper" if w.wait else ""))
+
+    def _reached(self, w: Waypoint, now: float) -> bool:
+        """Whether the gripper is at ``w`` (as open or closed as asked), or has had ``reach_timeout`` to get there."""
+        if self.waiting_since is None:
+            self.waiting_since = now
+        _, pose, closed = self.gripper
+        there = np.linalg.norm(pose - w.pose) <= self.cfg.reach_tolerance and closed == w.closed
+        return bool(there) or now - self.waiting_since > self.cfg.reach_timeout
 
     def _settling(self, now: float) -> Command:
         if now < self.settle_until:
@@ -217,13 +275,13 @@ class ManipCycle:
         return self._observing(now)
 
     def _done(self, now: float) -> Command:
-        return self._hold("target reached", "done")
+        return self.hold("target reached", "done")
 
     def _budget_spent(self, now: float) -> Command:
-        return self._hold("action budget spent", "budget_spent")
+        return self.hold("action budget spent", "budget_spent")
 
     def _idle(self, now: float) -> Command:
-        return self._hold("idle", "idle")
+        return self.hold("idle", "idle")
 
     # --- pieces -------------------------------------------------------------------------------------
     def _observe(self, now: float) -> None:
@@ -241,31 +299,31 @@ class ManipCycle:
             return "object cloud stale"
         return ""
 
-    def _hold(self, reason: str, state: str | None = None) -> Command:
+    def hold(self, reason: str, state: str | None = None) -> Command:
         """Keep the gripper where it is, open or closed as it is; nothing if its state is unknown."""
         state = state or self.state
         if self.gripper is None:
             return Command(None, False, state, reason)
         _, pose, closed = self.gripper
         try:
-            grasp, _, _ = clamp_action(pose, np.zeros((0, 3)), self.cfg.limits)
+            grasp, _, _ = clamp_action(pose, np.zeros((0, 3)), self.limits)
         except UnsafeTarget:
             return Command(None, closed, state, reason + "; gripper pose non-finite")
         return Command(grasp, closed, state, reason)
 
     def _park(self) -> np.ndarray:
-        return clamp_action(np.array(self.cfg.park), np.zeros((0, 3)), self.cfg.limits)[0]
+        return clamp_action(np.array(self.cfg.park), np.zeros((0, 3)), self.limits)[0]
 
     def _waypoints(self, plan) -> list[Waypoint]:
-        grasp, path, moved = clamp_action(plan.grasp, plan.path, self.cfg.limits)
+        grasp, path, moved = clamp_action(plan.grasp, plan.path, self.limits)
         self.clamped += moved
         up = np.array([0.0, 0.0, 1.0])
-        above = clamp_action(grasp + self.cfg.approach_height * up, np.zeros((0, 3)), self.cfg.limits)[0]
-        rise = clamp_action(path[-1] + self.cfg.rise * up, np.zeros((0, 3)), self.cfg.limits)[0]
-        w = [Waypoint(above, False), Waypoint(grasp, False), Waypoint(grasp, True)]
+        above = clamp_action(grasp + self.cfg.approach_height * up, np.zeros((0, 3)), self.limits)[0]
+        rise = clamp_action(path[-1] + self.cfg.rise * up, np.zeros((0, 3)), self.limits)[0]
+        w = [Waypoint(above, False, True), Waypoint(grasp, False, True), Waypoint(grasp, True, True)]
         w += [Waypoint(p, True) for p in path]
-        w += [Waypoint(path[-1], False), Waypoint(rise, False), Waypoint(self._park(), False)]
-        return w
+        w += [Waypoint(path[-1], True, True), Waypoint(path[-1], False, True), Waypoint(rise, False, True)]
+        return [*w, Waypoint(self._park(), False, True)]
 
 
 def _t(a: np.ndarray):

@@ -12,6 +12,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from dynamics_stack import pointsets
+
 
 def _check(pred: Tensor, true: Tensor) -> None:
     if pred.shape[-1] != 3 or true.shape[-1] != 3 or pred.shape[:-2] != true.shape[:-2]:
@@ -33,8 +35,7 @@ def mde(pred: Tensor, true: Tensor) -> Tensor:  # [..., N, 3] x2 -> [...]
 def chamfer(pred: Tensor, true: Tensor) -> Tensor:  # [..., N, 3], [..., M, 3] -> [...]
     """Mean nearest-neighbour distance pred -> true plus true -> pred."""
     _check(pred, true)
-    d = torch.cdist(pred.double(), true.double())  # [..., N, M]
-    return (d.amin(dim=-1).mean(dim=-1) + d.amin(dim=-2).mean(dim=-1)).to(pred.dtype)
+    return pointsets.chamfer(pred.double(), true.double()).to(pred.dtype)
 
 
 def emd(pred: Tensor, true: Tensor) -> Tensor:  # [..., N, 3] x2 -> [...]

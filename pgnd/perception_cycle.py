@@ -46,6 +46,7 @@ class PerceptionCycle:
         self.empty = 0
         self.restarts = 0
         self.last_stamp = -np.inf
+        self.last_frame = None  # the last complete RgbdFrame (the splat fit of a new track reads it)
 
     def reset(self) -> None:
         """The next complete frame starts a fresh track."""
@@ -68,6 +69,7 @@ class PerceptionCycle:
         if frame is None or frame.stamp <= self.last_stamp:
             return None
         self.last_stamp = frame.stamp
+        self.last_frame = frame
         try:
             if not self.started:
                 points = self.tracker.start(frame.rgb, frame.depth, frame.masks)

@@ -103,6 +103,26 @@ class ManipEnv:
             self._record()
         return self.frames[first:]
 
+    def tick(self, target: np.ndarray | None, closed: bool, max_move: float) -> Frame:
+        """0.1 s under a live controller (the ROS node's stepping): the gripper moves at most ``max_move`` m
+        towards ``target`` (None: it holds), and closes or opens when ``closed`` changes. The finger never
+        pushes: a closed gripper carries what it holds, an open one passes through the object."""
+        assert self.scene is not None, "reset first"
+        scene = self.scene
+        here = scene.data.mocap_pos[0].copy()
+        goal = here if target is None else np.asarray(target, dtype=np.float64)
+        step = goal - here
+        dist = float(np.linalg.norm(step))
+        if dist > max_move:
+            goal = here + step * (max_move / dist)
+        if closed and not scene.closed:
+            scene.close()
+        elif not closed and scene.closed:
+            scene.open()
+        scene.set_contact(False)
+        self._move(here, goal)
+        return self.frames[-1]
+
     def _move(self, a: np.ndarray, b: np.ndarray) -> None:
         """0.1 s of straight-line gripper motion from a to b, then one recorded frame."""
         for k in range(1, SUBSTEPS + 1):

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from dynamics_stack.config import ConfigError, cfg_from_dict
+from dynamics_stack.config import ConfigError, cfg_from_dict, read_yaml_mapping
 from sim.deformable_scene import CATEGORIES, SHAPES, ObjectParams
+from sim.scenario import scenario_path
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios" / "manip"
 GENERATORS = ("line", "arc", "u_shape", "pose", "file")
@@ -218,16 +218,7 @@ class ManipScenario:
 def load_manip_scenario(path: str | Path) -> ManipScenario:
     """Read and validate a task file; errors name the file and the field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of task fields, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "task")
     missing = [k for k in ("name", "object", "target", "success") if k not in data]
     if missing:
         raise ConfigError(f"{path}: missing field(s) {', '.join(repr(m) for m in missing)}")
@@ -326,6 +317,11 @@ def _place(pts: np.ndarray, x: float, y: float, yaw: float) -> np.ndarray:
     out[:, 0] = c * xy[:, 0] - s * xy[:, 1] + x
     out[:, 1] = s * xy[:, 0] + c * xy[:, 1] + y
     return out
+
+
+def manip_scenario_path(name: str | Path) -> Path:
+    """A task name of sim/scenarios/manip/ (``rope_straighten_01``) or a file path (``my/task.yaml``)."""
+    return scenario_path(name, SCENARIO_DIR)
 
 
 def shipped_manip_scenarios() -> list[Path]:

@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from dynamics_stack.config import ConfigError, cfg_from_dict
+from dynamics_stack.config import ConfigError, cfg_from_dict, read_yaml_mapping
 from sim.height_map import HeightMap
 from sim.platform import load_platform
 from sim.terrain import TerrainCfg, build_terrain
@@ -111,16 +110,7 @@ class Scenario:
 def load_scenario(path: str | Path, check_geometry: bool = True) -> Scenario:
     """Read and validate a scenario file; errors name the file and the field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of scenario fields, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "scenario")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise ConfigError(f"{path}: missing field(s) {', '.join(repr(m) for m in missing)}")
@@ -196,12 +186,12 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     return out
 
 
-def scenario_path(name: str | Path) -> Path:
-    """A scenario name of sim/scenarios/nav/ (``flat_01``) or a file path (``my/scenario.yaml``)."""
+def scenario_path(name: str | Path, folder: Path = SCENARIO_DIR) -> Path:
+    """A scenario name of ``folder`` (sim/scenarios/nav/: ``flat_01``) or a file path (``my/scenario.yaml``)."""
     path = Path(name)
     if path.suffix in (".yaml", ".yml"):
         return path
-    return SCENARIO_DIR / f"{name}.yaml"
+    return folder / f"{name}.yaml"
 
 
 def shipped_scenarios() -> list[Path]:

@@ -19,6 +19,8 @@ from dynamics_stack import cli_args
 from dynamics_stack.config import ConfigError
 from dynamics_stack.params import register_node
 
+STATE_STEP = 3  # retarget every 3rd frame: 10 Hz from the 30 Hz recordings, as the node's replays
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     register_node(
@@ -101,6 +103,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rt.add_argument("--plot", type=Path, help="PNG of the first demonstration (default OUT/retarget.png)")
     rt.add_argument("--json", type=Path, help="metrics summary (default OUT/retarget_metrics.json)")
     rt.add_argument("--quality", help="only demonstrations of this quality (from their metadata)")
+    cli_args.add_config(
+        rt, "JointLimitsCfg fields (velocity_scale, acceleration_scale, max_dt_s), as the node's limits.*"
+    )
     rt.set_defaults(func=_retarget)
 
 
@@ -245,10 +250,12 @@ def _retarget(args: argparse.Namespace) -> int:
 
     from dynamics_stack.atomic import atomic_path, atomic_write_json
     from visual_irl.features import demo_states
+    from visual_irl.joint_limits import JointLimits, JointLimitsCfg, check_stream, limit_trajectory
     from visual_irl.keypoints import load_demo
     from visual_irl.retarget import metrics, retarget_trajectory
     from visual_irl.robots import load_robot
 
+    limits_cfg = cli_args.config_from_args(JointLimitsCfg, args, "irl retarget limits")
     robots = ("panda", "ur5") if args.robot == "both" else (args.robot,)
     files = _demo_files(args.demos)
     if args.quality:
@@ -259,12 +266,25 @@ def _retarget(args: argparse.Namespace) -> int:
     first: dict = {}
     for name in robots:
         robot = load_robot(name)
-        rows = []
+        limits = JointLimits.of(robot, limits_cfg)
+        rows, speeds = [], []
         for f in files:
             demo = load_demo(f)
-            states, _ = demo_states(demo)
+            states, _ = demo_states(demo, step=STATE_STEP)
             res = retarget_trajectory(robot, states[:, :9].astype(np.float64))
-            rows.append(metrics(res, robot))
+            # what the node would publish: the same limits, applied last, from rest at the rest posture
+            t = demo.t[::STATE_STEP]
+            restart_dt = float(np.median(np.diff(t))) if len(t) > 1 else limits_cfg.max_dt_s
+            res["t"] = t
+            res["q_limited"] = limit_trajectory(t, res["q"], limits, limits_cfg.max_dt_s, restart_dt, res["home"])
+            lag = [np.linalg.norm(robot.fk(a) - robot.fk(b)) for a, b in zip(res["q_limited"], res["q"], strict=True)]
+            rows.append({**metrics(res, robot), "limited_tool_lag_mm_mean": float(np.mean(lag) * 1e3)})
+            speeds.append(
+                {
+                    kind: check_stream(t, res[key], limits, limits_cfg.max_dt_s, restart_dt, start=start)
+                    for kind, key, start in (("retargeted", "q", None), ("published", "q_limited", res["home"]))
+                }
+            )
             with atomic_path(args.out / f"{f.stem}_{name}.npz") as tmp, open(tmp, "wb") as handle:
                 np.savez(handle, joint_names=np.array(robot.joint_names), **{k: v for k, v in res.items()})
             first.setdefault(name, res)
@@ -276,11 +296,40 @@ def _retarget(args: argparse.Namespace) -> int:
         summary["per_robot"][name]["ee_error_mm_max_over_demos"] = float(
             max(r["retarget_ee_error_mm_max"] for r in rows)
         )
+        summary["per_robot"][name]["joint_limits"] = _limits_summary(speeds, limits_cfg, robot)
     atomic_write_json(args.json or args.out / "retarget_metrics.json", summary)
     plot = _plot_retarget(first, args.plot or args.out / "retarget.png")
     print(json.dumps(summary["per_robot"], indent=2))
     print(f"wrote {args.out}/*.npz, retarget_metrics.json and {plot}")
     return 0
+
+
+def _limits_summary(speeds: list[dict], cfg, robot) -> dict:
+    """Per joint, over all demonstrations: the largest speed and acceleration of the retargeted joints and of
+    the limited targets (what the node publishes), beside the limits (scaled, and the robot's); pairs over a
+    scaled limit in all."""
+    from dataclasses import asdict
+
+    out: dict = {"settings": asdict(cfg), "joints": {}}
+    for kind in ("retargeted", "published"):
+        for key in ("pairs", "pairs_over_velocity", "pairs_over_acceleration", "targets_outside_position_limits"):
+            out[f"{key}_{kind}" if key != "pairs" else key] = sum(s[kind][key] for s in speeds)
+    out["within_limits"] = (
+        out["pairs_over_velocity_published"] == out["pairs_over_acceleration_published"] == 0
+        and out["targets_outside_position_limits_published"] == 0
+    )
+    for j, (joint, limit) in enumerate(speeds[0]["published"]["joints"].items()):
+        row = {
+            "velocity_limit": limit["velocity_limit"],
+            "velocity_limit_robot": float(robot.velocity[j]),  # the URDF's
+            "acceleration_limit": limit["acceleration_limit"],
+            "acceleration_limit_robot": float(robot.acceleration[j]),  # documented (robots.RobotSpec)
+        }
+        for kind in ("retargeted", "published"):
+            row[f"max_speed_{kind}"] = max(s[kind]["joints"][joint]["max_speed"] for s in speeds)
+            row[f"max_acceleration_{kind}"] = max(s[kind]["joints"][joint]["max_acceleration"] for s in speeds)
+        out["joints"][joint] = row
+    return out
 
 
 def _plot_retarget(results: dict, path: Path) -> Path:

@@ -54,6 +54,17 @@ def to_torso(points: np.ndarray, R: np.ndarray, origin: np.ndarray) -> np.ndarra
     return np.einsum("...ji,...kj->...ki", R, points - origin[..., None, :])
 
 
+def points_ok(points: np.ndarray, conf: np.ndarray, min_confidence: float, max_range: float) -> np.ndarray:
+    """Which points [..., 3] with confidence [...] are usable: finite, confident enough, within ``max_range``.
+
+    The one check every output of the node shares (the state, and the skeleton markers).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = np.linalg.norm(points, axis=-1) <= max_range  # NaN, Inf and overflow compare False
+        return np.all(np.isfinite(points), axis=-1) & (np.asarray(conf) >= min_confidence) & near
+
+
 def frame_states(
     kp: np.ndarray,
     conf: np.ndarray,
@@ -69,12 +80,8 @@ def frame_states(
     """
     kp = np.asarray(kp, dtype=np.float64)
     onion = np.asarray(onion, dtype=np.float64)
-    needed = kp[:, NEEDED]
-    with np.errstate(invalid="ignore", over="ignore"):
-        near = np.all(np.linalg.norm(needed, axis=-1) <= max_range, axis=1)
-        near &= np.linalg.norm(onion, axis=-1) <= max_range
-    valid = np.all(np.isfinite(needed), axis=(1, 2)) & np.all(conf[:, NEEDED] >= min_confidence, axis=1)
-    valid &= np.all(np.isfinite(onion), axis=1) & near
+    valid = np.all(points_ok(kp[:, NEEDED], np.asarray(conf)[:, NEEDED], min_confidence, max_range), axis=1)
+    valid &= points_ok(onion, np.ones(len(onion)), 0.0, max_range)
     with np.errstate(invalid="ignore", divide="ignore"):
         R, origin = torso_frame(kp)
         arm = to_torso(kp[:, ARM], R, origin)  # [F, 3, 3]

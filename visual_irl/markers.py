@@ -1,4 +1,8 @@
-"""What the reward node shows in rviz: the detected keypoints as spheres and the skeleton's bones as lines."""
+"""What the reward node shows in rviz: the detected keypoints as spheres and the skeleton's bones as lines.
+
+Only points that pass the checks the reward's state uses are drawn (the caller's mask): no NaN, no
+low-confidence point, nothing beyond ``max_range_m``.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,9 @@ def _points(xyz: np.ndarray) -> list[Point]:
     return [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in xyz]
 
 
-def skeleton_markers(
-    header: Header, kp: np.ndarray, conf: np.ndarray, min_confidence: float, scale: float
-) -> MarkerArray:
-    """Spheres at the keypoints [17, 3] confident enough, lines for the bones between two of them."""
-    ok = np.all(np.isfinite(kp), axis=1) & np.isfinite(conf) & (conf >= min_confidence)
+def skeleton_markers(header: Header, kp: np.ndarray, shown: np.ndarray, scale: float) -> MarkerArray:
+    """Spheres at the keypoints [17, 3] marked ``shown`` [17] (``features.points_ok``), lines for bones between two."""
+    ok = np.asarray(shown, dtype=bool)
     spheres = Marker(header=header, ns="keypoints", id=0, type=Marker.SPHERE_LIST, action=Marker.ADD)
     spheres.scale.x = spheres.scale.y = spheres.scale.z = scale
     spheres.color = ColorRGBA(r=1.0, g=0.6, b=0.1, a=1.0)

@@ -16,9 +16,17 @@ Publishes, each with the stamp and frame of the keypoint message it answers:
 
 - ``reward`` (geometry_msgs/Vector3Stamped): x = learned reward g(s),
   y = shaping potential h(s), z = the lowest confidence among the keypoints used.
-- ``joint_targets`` (sensor_msgs/JointState): retargeted joints of ``robot``.
-- ``skeleton`` (visualization_msgs/MarkerArray): keypoints and bones for rviz.
-- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): frame counters, every
+- ``joint_targets`` (sensor_msgs/JointState): retargeted joints of ``robot``,
+  within its position, velocity and acceleration limits (``limits.*``).
+- ``joint_trajectory`` (trajectory_msgs/JointTrajectory, with
+  ``publish_trajectory``): the same target at ``time_from_start`` = the frame
+  interval, then a stop within the limits (positions only), so a controller
+  that hears nothing more stops within them; header stamp zero (start on
+  receipt).
+- ``skeleton`` (visualization_msgs/MarkerArray): keypoints and bones for rviz,
+  only the points that pass the same checks as the reward's.
+- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): frame counters and the
+  frames received against those the source's stamps say it sent, every
   ``report_period_s``.
 
 A frame with a missing, non-finite or low-confidence keypoint among those the
@@ -26,16 +34,21 @@ state needs (shoulders, hips, right elbow and wrist), a malformed message, or
 no recent onion gives no reward and no joint targets: it is counted (see
 ``/diagnostics``) and logged at most once per second (the decisions are
 ``visual_irl.reward_cycle``). Nothing is published while the node is not
-active. Parameters: ``IrlRewardNodeCfg`` (``visual_irl.node_cfg``).
+active. Inputs are best effort, keep last ``queue_depth`` (sensor-data QoS):
+under a burst the newest frames win and older ones are dropped by DDS, which
+``/diagnostics`` shows. Parameters: ``IrlRewardNodeCfg`` (``visual_irl.node_cfg``).
 """
 
 from __future__ import annotations
 
+from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import JointState, PointCloud2
+from std_msgs.msg import Header
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import MarkerArray
 
 from dynamics_stack.checkpoint import ModelFileError
@@ -87,9 +100,18 @@ class IrlRewardNode(LifecycleNode):
             "markers": self.create_lifecycle_publisher(MarkerArray, "skeleton", 10),
             "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
         }
+        if cfg.publish_trajectory:
+            self._pubs["trajectory"] = self.create_lifecycle_publisher(JointTrajectory, "joint_trajectory", 10)
+        # a camera stream: best effort, keep the newest few (a late frame is worth less than the next one)
+        qos = QoSProfile(
+            reliability=qos_profile_sensor_data.reliability,
+            durability=qos_profile_sensor_data.durability,
+            history=qos_profile_sensor_data.history,
+            depth=cfg.queue_depth,
+        )
         self._subs = [
-            self.create_subscription(PointCloud2, "keypoints", self.on_keypoints, qos_profile_sensor_data),
-            self.create_subscription(PointCloud2, "objects", self.on_objects, qos_profile_sensor_data),
+            self.create_subscription(PointCloud2, "keypoints", self.on_keypoints, qos),
+            self.create_subscription(PointCloud2, "objects", self.on_objects, qos),
         ]
         self._timer = self.create_timer(cfg.report_period_s, self.report)
         self.get_logger().info(f"configured: model {runtime.card.name} ({cfg.backend}), robot {cfg.robot}")
@@ -137,22 +159,21 @@ class IrlRewardNode(LifecycleNode):
         try:
             points = pointcloud2_to_array(msg, KEYPOINT_FIELDS)
         except PointCloudError as exc:
-            self._log(self.cycle.malformed(f"keypoint message refused: {exc}"))
+            self._log(self.cycle.malformed(stamp_to_sec(msg.header.stamp), f"keypoint message refused: {exc}"))
             return
         result = self.cycle.frame(stamp_to_sec(msg.header.stamp), points)
-        cfg = self.cycle.cfg
         if result.keypoints is not None:
-            markers = skeleton_markers(
-                msg.header, result.keypoints, result.confidence, cfg.min_confidence, cfg.marker_scale
-            )
+            markers = skeleton_markers(msg.header, result.keypoints, result.shown, self.cycle.cfg.marker_scale)
             self._pubs["markers"].publish(markers)
         if result.reward is not None:
             reward = Vector3Stamped(header=msg.header)
             reward.vector.x, reward.vector.y, reward.vector.z = result.reward, result.potential, result.min_confidence
             self._pubs["reward"].publish(reward)
         if result.joints is not None:
-            names = list(self.cycle.retargeter.robot.joint_names)
+            names = list(self.cycle.limiter.limits.names)
             self._pubs["joints"].publish(JointState(header=msg.header, name=names, position=result.joints.tolist()))
+            if "trajectory" in self._pubs:
+                self._pubs["trajectory"].publish(_trajectory(names, result.trajectory, result.step_s))
         self._log(result)
 
     def _log(self, result: FrameResult | None) -> None:
@@ -163,13 +184,29 @@ class IrlRewardNode(LifecycleNode):
     def report(self) -> None:
         if not self._active:
             return
-        counts, dropped = self.cycle.counts, self.cycle.dropped
-        message = f"{counts['rewarded']} rewarded, {dropped} dropped of {counts['frames']} frames"
-        values = dict(sorted(counts.items()))
+        ok, message, values = self.cycle.report()
         stamp = self.get_clock().now().to_msg()
         self._pubs["diagnostics"].publish(
-            diagnostics(f"{self.get_name()}: frames", dropped == 0, message, values, stamp, hardware_id="irl_reward")
+            diagnostics(f"{self.get_name()}: frames", ok, message, values, stamp, hardware_id="irl_reward")
         )
+
+
+def _duration(seconds: float) -> Duration:
+    ns = round(seconds * 1e9)
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def _trajectory(names: list[str], positions, step_s: float) -> JointTrajectory:
+    """Points [P, J] ``step_s`` apart, the first after ``step_s``; header stamp zero: start on receipt.
+
+    Positions only: ros2_control's joint trajectory controller then interpolates linearly, so every segment
+    keeps its limited speed (a spline through targets replaced at every frame could overshoot it).
+    """
+    points = [
+        JointTrajectoryPoint(positions=q.tolist(), time_from_start=_duration((k + 1) * step_s))
+        for k, q in enumerate(positions)
+    ]
+    return JointTrajectory(header=Header(), joint_names=names, points=points)
 
 
 def main(args: list[str] | None = None) -> None:

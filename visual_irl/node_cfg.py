@@ -6,8 +6,12 @@ generated from it (``dynstack params --write``). No rclpy here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Literal
+
+from visual_irl.demos import FPS
+from visual_irl.joint_limits import JointLimitsCfg
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,17 +33,30 @@ class IrlRewardNodeCfg:
     max_ik_error_m: float = 0.005
     """Joint targets whose tool misses the target by more than this are not published [m]."""
     gap_reset_s: float = 0.5
-    """After this long without a usable frame, retargeting restarts from the mapped posture [s]."""
+    """After this long without a usable frame, retargeting restarts from the mapped posture [s]; a keypoint stamp this much older than the newest restarts the stream (a replayed or restarted source)."""
+    publish_trajectory: bool = True
+    """Also publish each joint target as a trajectory_msgs/JointTrajectory (the target, then a stop within the limits) on joint_trajectory."""
+    expected_rate_hz: float = FPS
+    """Frame rate of the keypoint source [Hz] (the camera's; the generated demonstrations are 30 Hz): /diagnostics reports the frames received against it."""
+    min_received_ratio: float = 0.8
+    """/diagnostics says WARN when a report period received less than this fraction of the expected frames (0..1)."""
+    queue_depth: int = 5
+    """Keep-last depth of the best-effort keypoints and objects subscriptions (sensor-data QoS: under a burst the newest frames are kept, older ones dropped)."""
     report_period_s: float = 1.0
     """Period of the /diagnostics report [s]."""
     marker_scale: float = 0.04
     """Diameter of the keypoint spheres in rviz [m]."""
     autostart: bool = True
     """Configure and activate on start (false: wait for a lifecycle manager)."""
+    limits: JointLimitsCfg = field(default_factory=JointLimitsCfg)
+    """Joint velocity and acceleration limits applied to every joint target before it is published."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        for name in ("min_confidence", "min_received_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 1 <= self.queue_depth <= 1000:
+            raise ValueError(f"queue_depth must be in [1, 1000], got {self.queue_depth}")
         for name in (
             "max_object_age_s",
             "max_range_m",
@@ -47,8 +64,9 @@ class IrlRewardNodeCfg:
             "gap_reset_s",
             "report_period_s",
             "marker_scale",
+            "expected_rate_hz",
         ):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be finite and > 0, got {getattr(self, name)}")
         if not self.model:
             raise ValueError("model must name a model card")

@@ -180,7 +180,7 @@ def retarget_trajectory(robot: Robot, arm: np.ndarray, cfg: IkCfg | None = None)
         out["q_plain"].append(qp.copy())
         out["error_plain"].append(ep)
     res = {k: np.asarray(v) for k, v in out.items()}
-    res["map_idx"], res["map_human"] = rt.map_idx, rt.map_human
+    res["map_idx"], res["map_human"], res["home"] = rt.map_idx, rt.map_human, rt.home
     return res
 
 

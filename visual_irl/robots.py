@@ -2,6 +2,9 @@
 
 URDFs come from the example-robot-data wheel (``cmeel.prefix/share/example-robot-data/robots``;
 BSD-3, kinematics from the makers' descriptions). Only kinematics are built (no meshes).
+Joint position and velocity limits are the URDF's; the URDFs give no acceleration
+limits, so ``RobotSpec.max_acceleration`` holds the maker's documented ones (sources
+beside the numbers and in docs/references.md).
 
 A joint map row ``(robot joint, human joint, scale)`` says: this robot joint
 plays the role of that human joint (see ``visual_irl.human_arm``); its mapped
@@ -30,6 +33,7 @@ class RobotSpec:
     ee_frame: str
     home: tuple[float, ...]
     joint_map: tuple[tuple[str, str, float], ...]  # (robot joint, human joint, scale)
+    max_acceleration: tuple[float, ...]  # rad/s^2 per arm joint (the URDF has none; source at each robot)
     shoulder_joint: str = ""  # the joint whose origin plays the human shoulder
     locked: tuple[str, ...] = ()  # joints fixed at 0 (grippers)
 
@@ -47,6 +51,8 @@ ROBOTS = {
             ("panda_joint3", "humeral_rotation", 1.0),  # upper-arm roll
             ("panda_joint4", "elbow_flexion", -1.0),  # Panda's elbow bends with negative angles
         ),
+        # Franka Control Interface limits, libfranka include/franka/rate_limiting.h kMaxJointAcceleration
+        max_acceleration=(15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0),
         shoulder_joint="panda_joint2",
         locked=("panda_finger_joint1", "panda_finger_joint2"),
     ),
@@ -61,6 +67,9 @@ ROBOTS = {
             ("shoulder_lift_joint", "shoulder_flexion", -1.0),  # UR lifts with negative angles
             ("elbow_joint", "elbow_flexion", 1.0),
         ),
+        # UR gives no joint acceleration limit (only torques); Universal Robots' ROS 2 MoveIt config
+        # (ur_moveit_config/config/joint_limits.yaml) sets 5 rad/s^2 on every joint, "chosen conservatively"
+        max_acceleration=(5.0,) * 6,
         shoulder_joint="shoulder_lift_joint",
     ),
 }
@@ -90,6 +99,8 @@ class Robot:
     upper: np.ndarray
     home: np.ndarray
     joint_names: tuple[str, ...]
+    velocity: np.ndarray  # [nq] rad/s, the URDF's <limit velocity>
+    acceleration: np.ndarray  # [nq] rad/s^2, RobotSpec.max_acceleration
 
     def fk(self, q: np.ndarray) -> np.ndarray:
         """End-effector position [3] (base frame)."""
@@ -124,6 +135,11 @@ def load_robot(name: str) -> Robot:
         raise ValueError(f"{name}: home has {len(spec.home)} values for {model.nq} joints")
     if not model.existFrame(spec.ee_frame):
         raise ValueError(f"{name}: no frame {spec.ee_frame!r} in {urdf}")
+    velocity, acceleration = model.velocityLimit.copy(), np.array(spec.max_acceleration)
+    if len(acceleration) != model.nq:
+        raise ValueError(f"{name}: max_acceleration has {len(acceleration)} values for {model.nq} joints")
+    if not (np.all(np.isfinite(velocity)) and np.all(velocity > 0)):
+        raise ValueError(f"{name}: {urdf} lacks a finite positive velocity limit on some joint")
     return Robot(
         spec=spec,
         model=model,
@@ -133,4 +149,6 @@ def load_robot(name: str) -> Robot:
         upper=model.upperPositionLimit.copy(),
         home=np.array(spec.home),
         joint_names=names,
+        velocity=velocity,
+        acceleration=acceleration,
     )

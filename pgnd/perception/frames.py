@@ -44,6 +44,9 @@ class FrameAssembler:
             raise ValueError(
                 f"unknown camera {camera!r} or image kind {kind!r} (cameras {self.cameras}, kinds {KINDS})"
             )
+        if self._parts and stamp < max(self._parts) - self.max_wait:
+            self.dropped += 1  # a late image of a frame already given up
+            return None
         key = next((s for s in self._parts if abs(s - stamp) <= self.slop), stamp)
         self._parts.setdefault(key, {})[(camera, kind)] = image
         newest = max(self._parts)

@@ -82,6 +82,35 @@ class Gaussians:
         return Gaussians(means, quats, self.log_scales, self.colors, self.opacity_logits)
 
 
+CLOUD_FIELDS = (
+    "x", "y", "z", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3", "red", "green", "blue", "opacity",
+)  # fmt: skip
+"""Columns of a splat set sent as a point cloud (sensor_msgs/PointCloud2): the PLY's, colours as RGB in [0, 1]."""
+
+
+def gaussians_to_array(g: Gaussians) -> np.ndarray:  # -> [G, 14] float32, columns CLOUD_FIELDS
+    return (
+        torch.cat((g.means, g.log_scales, g.quats, g.colors, g.opacity_logits[:, None]), dim=1)
+        .detach()
+        .cpu()
+        .float()
+        .numpy()
+    )
+
+
+def gaussians_from_array(table: np.ndarray) -> Gaussians:  # [G, 14] columns CLOUD_FIELDS
+    """A splat set from its table; a clear error for a wrong shape or non-finite values."""
+    table = np.asarray(table, dtype=np.float32)
+    if table.ndim != 2 or table.shape[1] != len(CLOUD_FIELDS) or len(table) == 0:
+        raise ValueError(f"a splat table must be [G > 0, {len(CLOUD_FIELDS)}], got {table.shape}")
+    if not np.isfinite(table).all():
+        raise ValueError("a splat table holds non-finite values")
+    t = torch.from_numpy(table.copy())
+    return Gaussians(
+        means=t[:, 0:3], log_scales=t[:, 3:6], quats=t[:, 6:10], colors=t[:, 10:13], opacity_logits=t[:, 13]
+    )
+
+
 def save_ply(path: str | Path, g: Gaussians) -> Path:
     """Write ``g`` as a binary little-endian PLY in the 3DGS layout (atomically)."""
     n = len(g)

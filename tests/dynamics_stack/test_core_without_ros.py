@@ -40,10 +40,23 @@ CORE_MODULES = [
     "visual_irl",
     "sim",
 ]
-ROS_PACKAGES = ("rclpy", "rclpy.node", "sensor_msgs", "geometry_msgs", "std_msgs", "nav_msgs", "visualization_msgs")
+ROS_PACKAGES = (
+    "rclpy", "rclpy.node", "sensor_msgs", "geometry_msgs", "std_msgs", "nav_msgs", "visualization_msgs",
+    "trajectory_msgs",
+)  # fmt: skip
 # The ROS adapters: node files and what only they use. dynamics_stack.ros.* is ROS-side too, but for the
 # modules listed in CORE_MODULES (loopback setup, plain message numbers, stamps, PointCloud2 reading).
-ROS_MODULES = {"fdm_nav.node", "fdm_nav.markers", "sim.terrain_node", "visual_irl.node", "visual_irl.markers"}
+ROS_MODULES = {
+    "fdm_nav.node",
+    "fdm_nav.markers",
+    "sim.terrain_node",
+    "sim.manip_node",
+    "visual_irl.node",
+    "visual_irl.markers",
+    "pgnd.perception_node",
+    "pgnd.planner_node",
+    "pgnd.manip_markers",
+}
 
 
 def _run_blocked(code: str) -> subprocess.CompletedProcess:

@@ -20,7 +20,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-LAUNCH_FILES = sorted((ROOT / "launch").glob("navigation*.launch.py"))  # the navigation stack's
+LAUNCH_FILES = sorted((ROOT / "launch").glob("navigation*.launch.py")) + sorted(
+    (ROOT / "launch").glob("manipulation*.launch.py")
+)  # the navigation and manipulation stacks
 BUILTIN_PARAMS = {"use_sim_time"}  # declared by rclpy itself
 
 

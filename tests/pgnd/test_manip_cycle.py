@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pgnd.manip_cycle import ManipCycle, ManipCycleCfg, PlanRunner
+from pgnd.manip_safety import GripperLimitsCfg
 from pgnd.planner import ManipPlan
 
 LINE = np.stack((np.linspace(-0.1, 0.1, 5), np.zeros(5), np.full(5, 0.006)), axis=-1)
@@ -21,11 +22,13 @@ def plan(history, target) -> ManipPlan:
 
 
 def cycle(fn=plan, **kw) -> ManipCycle:
-    return ManipCycle(ManipCycleCfg(settle_s=0.2, **kw), PlanRunner(fn), history=2)
+    return ManipCycle(ManipCycleCfg(settle_s=0.2, **kw), PlanRunner(fn), GripperLimitsCfg(), history=2)
 
 
-def feed(c: ManipCycle, t: float, cloud=LINE, closed=False) -> None:
-    c.set_gripper(t, np.array([0.0, 0.0, 0.2]), closed)
+def feed(c: ManipCycle, t: float, cloud=LINE, closed=False, cmd=None) -> None:
+    """Inputs at time t; with ``cmd``, the gripper is where the last command sent it (an ideal controller)."""
+    pose = cmd.pose if cmd is not None and cmd.pose is not None else np.array([0.0, 0.0, 0.2])
+    c.set_gripper(t, pose, cmd.closed if cmd is not None else closed)
     c.add_cloud(t, cloud)
 
 
@@ -52,11 +55,13 @@ def test_observe_plan_execute_settle_and_done():
     poses = [cmd]
     while True:
         t += 0.1
-        feed(c, t)
+        feed(c, t, cmd=cmd)
         cmd = c.tick(t)
         if cmd.state != "executing":
             break
         poses.append(cmd)
+    # above, down, close (each held until the gripper is there), 4 drag steps, then open, rise, park (an ideal
+    # gripper is always there already, so each is sent once)
     closed = [p.closed for p in poses]
     assert closed == [False, False, True, True, True, True, True, False, False, False]
     assert cmd.state == "settling" and not cmd.closed and np.allclose(cmd.pose, [0.0, 0.0, 0.2])  # parked
@@ -97,12 +102,30 @@ def test_planner_failure_and_budget():
     assert c.tick(0.35).state == "plan_failed" and c.state == "observing"  # and it observes again
     b = cycle(max_actions=1)
     b.set_target(MOVED, now=0.0)
-    t = 0.0
+    t, cmd = 0.0, None
     for _ in range(40):
         t += 0.1
-        feed(b, t)
+        feed(b, t, cmd=cmd)
         cmd = b.tick(t)
     assert cmd.state == "budget_spent" and b.actions == 1
+
+
+def test_a_gripper_that_lags_is_waited_for_but_not_forever():
+    c = cycle(reach_timeout=1.0)
+    c.set_target(MOVED, now=0.0)
+    for k in range(3):
+        feed(c, 0.1 * (k + 1))
+    first = c.tick(0.3)  # above the grasp point; the gripper stays at the park position
+    sent = [first.pose]
+    t = 0.3
+    while t < 1.2:
+        t += 0.1
+        feed(c, t)
+        sent.append(c.tick(t).pose)
+    assert all(np.allclose(p, first.pose) for p in sent)  # held while the gripper has not arrived
+    t += 0.3
+    feed(c, t)
+    assert not np.allclose(c.tick(t).pose, first.pose)  # after reach_timeout it moves on
 
 
 def test_targets_leave_clamped_and_non_finite_plans_are_refused():
@@ -116,13 +139,13 @@ def test_targets_leave_clamped_and_non_finite_plans_are_refused():
     for _ in range(3):
         t += 0.1
         feed(c, t)
-    poses = []
-    for _ in range(12):
+    poses, cmd = [], None
+    for _ in range(14):
         cmd = c.tick(t)
         if cmd.state == "executing":
             poses.append(cmd.pose)
         t += 0.1
-        feed(c, t)
+        feed(c, t, cmd=cmd)
     assert max(p[0] for p in poses) <= 0.3 + 1e-9 and c.clamped == 4
 
     def nan_plan(history, target):

@@ -187,5 +187,6 @@ def test_frame_assembler_groups_images_by_stamp_and_drops_stale_parts():
     fa.add("a", "color", 2.0, img)
     fa.add("a", "color", 2.6, img)
     assert fa.dropped == 1
+    assert fa.add("b", "color", 2.0, img) is None and fa.dropped == 2  # a late image of a dropped frame
     with pytest.raises(ValueError, match="unknown camera"):
         fa.add("c", "color", 3.0, img)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from dynamics_stack.pointsets import chamfer
 from pgnd.critics import (
     EffortCfg,
     EffortCritic,
@@ -18,7 +19,6 @@ from pgnd.critics import (
     TableCritic,
     WorkspaceCfg,
     WorkspaceCritic,
-    chamfer_batch,
 )
 from pgnd.manip_safety import GripperLimitsCfg, UnsafeTarget, clamp_action
 from pgnd.model import Pgnd, PgndCfg
@@ -38,7 +38,7 @@ def test_chamfer_by_hand():
     a = torch.tensor([[[0.0, 0, 0], [1.0, 0, 0]]])
     t = torch.tensor([[0.0, 0, 0]])
     # a -> t: (0 + 1) / 2; t -> a: 0
-    assert float(chamfer_batch(a, t)[0]) == pytest.approx(0.5)
+    assert float(chamfer(a, t)[0]) == pytest.approx(0.5)
 
 
 def test_critics_by_hand_on_tiny_clouds():
@@ -48,7 +48,7 @@ def test_critics_by_hand_on_tiny_clouds():
              [[[0.0, 0.01, 0.0], [0.02, 0.01, 0.0]], [[0.0, 0.01, 0.0], [0.02, 0.01, 0.0]]]]  # fmt: skip
     grip = [[[0.0, 0.0, 0.01], [0.0, 0.03, 0.01]], [[0.0, 0.0, 0.001], [0.5, 0.0, 0.3]]]
     b = batch(parts, grip, target)
-    shape = ShapeCritic(ShapeCfg(path=0.5)).score(b)
+    shape = ShapeCritic(ShapeCfg(path=0.5, path_stride=1)).score(b)
     # final: 0 and 0.02 (1 cm both ways); path mean over the 2 steps: (0.02 + 0) / 2 and 0.02
     assert shape.tolist() == pytest.approx([0.0 + 0.5 * 0.01, 0.02 + 0.5 * 0.02])
     ws = WorkspaceCritic(WorkspaceCfg(box=(-0.3, 0.3, -0.3, 0.3, 0.0, 0.25))).score(b)

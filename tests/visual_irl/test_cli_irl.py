@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dynamics_stack.cli import main
 
 
@@ -17,6 +19,17 @@ def test_gen_demos_retarget_and_eval(tmp_path, tiny_model, capsys):
     assert main(["irl", "retarget", str(demos), "--quality", "good", "--robot", "ur5", "--out", str(out)]) == 0
     metrics = json.loads((out / "retarget_metrics.json").read_text())["per_robot"]["ur5"]
     assert metrics["ee_error_mm_max_over_demos"] <= 5.0 and (out / "retarget.png").is_file()
+    limits = metrics["joint_limits"]  # what the node would publish stays within the UR5's limits
+    assert limits["within_limits"] and limits["pairs_over_velocity_published"] == 0 and limits["pairs"] > 50
+    assert limits["pairs_over_acceleration_retargeted"] > 0  # the retargeted joints alone would not
+    for joint in limits["joints"].values():
+        assert (
+            joint["max_speed_published"]
+            <= joint["velocity_limit"]
+            == pytest.approx(0.9 * joint["velocity_limit_robot"])
+        )
+        assert joint["max_acceleration_published"] <= joint["acceleration_limit"] == joint["acceleration_limit_robot"]
+    assert main(["irl", "retarget", str(demos), "--robot", "ur5", "--out", str(out), "--set", "velocity_scale=2"]) == 2
     assert len(list(out.glob("*_ur5.npz"))) == 2
     card = tiny_model[2].path
     report = tmp_path / "eval.json"

@@ -9,9 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = (
     "keypoints", "camera", "human_arm", "task", "demos", "features", "env", "policy", "reward", "airl",
-    "evaluate", "robots", "retarget", "rosbag", "cli", "node_cfg", "reward_cycle",
+    "evaluate", "robots", "retarget", "rosbag", "cli", "node_cfg", "reward_cycle", "joint_limits", "input_rate",
 )  # fmt: skip
-BLOCKED = ("rclpy", "rclpy.node", "rclpy.lifecycle", "sensor_msgs", "geometry_msgs", "std_msgs", "visualization_msgs")
+BLOCKED = (
+    "rclpy", "rclpy.node", "rclpy.lifecycle", "sensor_msgs", "geometry_msgs", "std_msgs", "visualization_msgs",
+    "trajectory_msgs",
+)  # fmt: skip
 
 
 def test_core_imports_and_runs_without_rclpy():
