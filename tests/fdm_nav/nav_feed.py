@@ -66,6 +66,7 @@ class RobotFeed(Node):
         self.map_age = 0.0
         self.odom_on = True
         self.map_on = True
+        self.maps_sent = 0
         self.position = (0.0, 0.0, 0.6)
         heights = np.zeros((121, 121), np.float32)  # 12 m x 12 m of flat ground at z = 0
         self.heights, self.origin = heights, (-6.0, -6.0)
@@ -102,6 +103,7 @@ class RobotFeed(Node):
             self.pub_map.publish(
                 grid_to_elevation_cloud(self.heights, self.origin, 0.1, "odom", self.now() - self.map_age)
             )
+            self.maps_sent += 1
 
     def send_goal(self, x: float, y: float, frame: str = "odom") -> None:
         self.pub_goal.publish(make_pose_stamped(frame, self.now(), x, y))
