@@ -43,8 +43,13 @@ ROOT = PACKAGE_ROOT  # the nodes run from the source checkout
 RESULTS = Path(__file__).with_name("results") / "nav_node.json"
 
 
-def _start(module: str, params: dict[str, object]) -> tuple[subprocess.Popen, Path]:
+def start_node(
+    module: str, params: dict[str, object], params_files: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, Path]:
+    """``python -m module --ros-args [--params-file F ...] -p k:=v ...`` from the checkout; the process and its log."""
     args = [sys.executable, "-m", module, "--ros-args"]
+    for file in params_files:
+        args += ["--params-file", str(ROOT / file)]
     for key, value in params.items():
         args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     log = Path(tempfile.mkstemp(prefix=f"bench-{module}-", suffix=".log")[1])
@@ -53,13 +58,15 @@ def _start(module: str, params: dict[str, object]) -> tuple[subprocess.Popen, Pa
     return proc, log
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_node(proc: subprocess.Popen) -> None:
+    """SIGINT (a clean shutdown), then SIGKILL if it hangs."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -128,8 +135,8 @@ def main() -> int:
     from sim.scenario import load_scenario, scenario_path
 
     scenario = load_scenario(scenario_path(args.scenario))
-    sim, _sim_log = _start("sim.terrain_node", {"scenario": args.scenario})
-    planner, planner_log = _start(
+    sim, _sim_log = start_node("sim.terrain_node", {"scenario": args.scenario})
+    planner, planner_log = start_node(
         "fdm_nav.node",
         {
             "planner.mppi.num_samples": args.samples,
@@ -172,8 +179,8 @@ def main() -> int:
             rclpy.spin_once(node, timeout_sec=0.05)
         t_end = now()
     finally:
-        _stop(planner)
-        _stop(sim)
+        stop_node(planner)
+        stop_node(sim)
         node.destroy_node()
         rclpy.try_shutdown()
 

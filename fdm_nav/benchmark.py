@@ -3,9 +3,10 @@
 Runs every scenario file given (any file in the documented format, not only
 the shipped ones) for ``episodes`` episodes per planner in the embedded
 simulator at 10 Hz, and reports per scenario and overall: success, failure
-(by cause) and timeout rates, time to goal and path length of the successes,
-and planning time per cycle. Writes the JSON and one PNG per scenario with the
-executed trajectories of every planner over the height map.
+(by cause), timeout and aborted (the progress checker gave the goal up) rates, time to goal and path length of the successes,
+and planning time per cycle. Scenarios drawn from a family
+(``sim.scenario_families``) are also aggregated per family. Writes the JSON and
+one PNG per scenario with the executed trajectories of every planner over the height map.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fdm_nav.planner import FdmPlanner, HeuristicPlanner, NavPlanner, PlannerCfg
 from sim.platform import load_platform
 from sim.route import route_or_line
 from sim.scenario import Scenario, load_scenario
+from sim.scenario_families import family_of
 from sim.terrain import build_terrain
 
 PLANNERS = ("fdm", "heuristic", "oracle")
@@ -74,6 +76,8 @@ def aggregate(results: list[EpisodeResult]) -> dict[str, Any]:
         "success_rate": outcomes["success"] / n if n else 0.0,
         "failure_rate": outcomes["failure"] / n if n else 0.0,
         "timeout_rate": outcomes["timeout"] / n if n else 0.0,
+        "aborted_rate": outcomes["aborted"] / n if n else 0.0,
+        "recoveries": sum(r.recoveries for r in results),
         "failure_causes": dict(causes),
         "time_to_goal_s": statistics.mean(r.time_s for r in wins) if wins else None,
         "path_length_m": statistics.mean(r.path_length_m for r in wins) if wins else None,
@@ -99,7 +103,12 @@ def run_scenario(
         (scenario.start.x, scenario.start.y),
         (scenario.goal.x, scenario.goal.y),
     )
-    entry: dict[str, Any] = {"file": scenario.source, "terrain": scenario.terrain.type, "planners": {}}
+    entry: dict[str, Any] = {
+        "file": scenario.source,
+        "terrain": scenario.terrain.type,
+        "family": family_of(scenario),
+        "planners": {},
+    }
     by_planner: dict[str, list[EpisodeResult]] = {}
     trajectories, labels = [], []
     for name in planners:
@@ -180,6 +189,14 @@ def run_benchmark(
         name: aggregate([r for r in rs if _terrain_of(per_scenario, r.scenario) in ROUGH_TYPES])
         for name, rs in by_planner.items()
     }
+    families = sorted({e["family"] for e in per_scenario.values() if e["family"]})
+    by_family = {
+        family: {
+            name: aggregate([r for r in rs if per_scenario[r.scenario]["family"] == family])
+            for name, rs in by_planner.items()
+        }
+        for family in families
+    }
     skipped = {n: [s for s, e in per_scenario.items() if "skipped" in e["planners"].get(n, {})] for n in planners}
     report = {
         "planners": planners,
@@ -187,6 +204,7 @@ def run_benchmark(
         "skipped_scenarios": skipped,
         "overall": overall,
         "rough_terrain": rough,
+        "families": by_family,  # scenarios of sim.scenario_families (tag family:NAME), per family
         "scenarios": per_scenario,
     }
     if plots is not None:

@@ -31,3 +31,13 @@ class Carrot:
         target = min(self.progress + self.lookahead, float(self.s[-1]))
         i = int(torch.searchsorted(self.s, torch.tensor(target)).clamp(max=len(self.s) - 1))
         return self.route[i].clone()
+
+    def ahead(self) -> torch.Tensor:
+        """Route points [M, 2] from just behind the robot's route position to the carrot (as of the last ``goal``)."""
+        keep = (self.s >= self.progress - 0.5) & (self.s <= self.progress + self.lookahead)
+        return self.route[keep]
+
+    @property
+    def remaining(self) -> float:
+        """Route length [m] from the robot's route position (as of the last ``goal`` call) to the route's end."""
+        return float(self.s[-1]) - self.progress

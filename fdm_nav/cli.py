@@ -1,8 +1,8 @@
 """``dynstack nav ...``: dataset generation and scenario tools; thin wrappers over ``sim``.
 
 Commands: ``gen-data`` (sharded, resumable dataset), ``data-info`` (manifest
-summary), ``check-scenario`` (validate scenario files), ``render-scenario``
-(top-down PNG). Heavy imports happen inside the commands so ``dynstack --help``
+summary), ``check-scenario`` (validate scenario files), ``make-scenarios``
+(scenario files drawn from families), ``render-scenario`` (top-down PNG). Heavy imports happen inside the commands so ``dynstack --help``
 stays fast.
 """
 
@@ -65,6 +65,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("files", nargs="+", type=Path)
     check.set_defaults(func=_check_scenario)
 
+    fam = sub.add_parser(
+        "make-scenarios",
+        help="write scenario files drawn from scenario families (sim/scenario_families.py)",
+        description="Seed S of a family is one scenario drawn from the family's parameter ranges (terrain, start, "
+        "start heading, goal), validated and with a route; files are named FAMILY_sSSSS.yaml.",
+    )
+    fam.add_argument("--out", type=Path, required=True, help="folder for the YAML files")
+    fam.add_argument("--family", nargs="+", default=None, help="families (default: all); see --list")
+    fam.add_argument("--first-seed", type=int, default=0, help="first seed")
+    fam.add_argument("--count", type=int, default=10, help="seeds per family")
+    fam.add_argument("--list", action="store_true", help="print the families and their parameter ranges")
+    fam.set_defaults(func=_make_scenarios)
+
     render = sub.add_parser("render-scenario", help="top-down PNG of a scenario with optional trajectories")
     render.add_argument("file", type=Path)
     render.add_argument("--out", type=Path, required=True, help="PNG to write")
@@ -88,6 +101,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from fdm_nav.cli_ros import register_ros_commands  # import-bag, record (rosbag2)
 
     register_ros_commands(sub)
+
+
+def _make_scenarios(args: argparse.Namespace) -> int:
+    from dynamics_stack.config import ConfigError
+    from sim.scenario_families import FAMILIES, write_family_scenarios
+
+    if args.list:
+        for fam in FAMILIES.values():
+            ranges = ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in fam.ranges.items())
+            print(f"{fam.name}: {fam.description} [{ranges}; time limit {fam.time_limit:g} s]")
+        return 0
+    if args.count < 1:
+        raise ConfigError("--count must be >= 1")
+    families = args.family or list(FAMILIES)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise ConfigError(f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; known: {', '.join(FAMILIES)}")
+    paths = write_family_scenarios(args.out, families, range(args.first_seed, args.first_seed + args.count))
+    print(f"wrote {len(paths)} scenarios to {args.out}")
+    return 0
 
 
 def _gen_data(args: argparse.Namespace) -> int:

@@ -63,24 +63,25 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def format_table(report: dict) -> str:
-    """Per-scenario and overall success/failure/timeout table, one column group per planner."""
+    """Per-scenario and overall success/failure/timeout/aborted table, one column group per planner."""
     planners = report["planners"]
-    head = f"{'scenario':<28}" + "".join(f"{p + ' S/F/T':>22}" for p in planners)
+    head = f"{'scenario':<28}" + "".join(f"{p + ' S/F/T/A':>24}" for p in planners)
     lines = [head, "-" * len(head)]
 
     def cell(agg: dict) -> str:
         if "skipped" in agg:
             return "skipped"
-        return f"{agg['success_rate']:.0%}/{agg['failure_rate']:.0%}/{agg['timeout_rate']:.0%}"
+        rates = ("success_rate", "failure_rate", "timeout_rate", "aborted_rate")
+        return "/".join(f"{agg.get(k, 0.0):.0%}" for k in rates)
 
     for name, entry in report["scenarios"].items():
-        lines.append(f"{name:<28}" + "".join(f"{cell(entry['planners'][p]):>22}" for p in planners))
+        lines.append(f"{name:<28}" + "".join(f"{cell(entry['planners'][p]):>24}" for p in planners))
     lines.append("-" * len(head))
-    lines.append(f"{'overall':<28}" + "".join(f"{cell(report['overall'][p]):>22}" for p in planners))
+    lines.append(f"{'overall':<28}" + "".join(f"{cell(report['overall'][p]):>24}" for p in planners))
     lines.append(
         f"{'rough (stairs/rough/pits/mixed)':<28}"
-        + "".join(f"{cell(report['rough_terrain'][p]):>22}" for p in planners)
+        + "".join(f"{cell(report['rough_terrain'][p]):>24}" for p in planners)
     )
-    ms = "".join(f"{(report['overall'][p]['plan_ms_median'] or 0):>20.1f}ms" for p in planners)
+    ms = "".join(f"{(report['overall'][p]['plan_ms_median'] or 0):>22.1f}ms" for p in planners)
     lines.append(f"{'planning time (median)':<28}" + ms)
     return "\n".join(lines)

@@ -6,7 +6,9 @@ robot (for the FDM planner's guard), plan, hold the command for 5
 physics steps (0.02 s), record proprio after physics steps 2 and 5 (the same
 zero-order hold as the dataset). An episode ends at the goal (success, within
 the scenario's tolerance), at the first failure (collision, fall, stuck,
-tipping; its cause is kept) or at the time limit (timeout).
+tipping; its cause is kept), when the progress checker gives the goal up
+(aborted: ``fdm_nav.recovery``, the same code as the ROS node's) or at the
+time limit (timeout).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.history import HistoryBuffer
 from fdm_nav.observation import CONTROL_RATE, PROPRIO_DIM, fill_nan_nearest
 from fdm_nav.planner import NavPlanner
+from fdm_nav.recovery import Recovery, RecoveryCfg, remaining_and_bearing, run_step
 from sim.scenario import Scenario, make_sim
 
 TICK = 1.0 / CONTROL_RATE  # s, planning period
@@ -36,13 +39,16 @@ class EpisodeResult:
 
     scenario: str
     planner: str
-    outcome: str  # 'success', 'failure', 'timeout'
+    outcome: str  # 'success', 'failure', 'timeout', 'aborted'
     failure_cause: str | None
     time_s: float
     path_length_m: float
     plan_ms: list[float] = field(default_factory=list)
     trajectory: list[list[float]] = field(default_factory=list)  # [[x, y, yaw], ...] every tick
     blocked_ticks: int = 0
+    recoveries: int = 0  # recovery behaviours started
+    recovery_ticks: int = 0  # cycles spent in a behaviour
+    abort_reason: str = ""
 
     def summary(self) -> dict:
         ms = sorted(self.plan_ms) or [float("nan")]
@@ -55,6 +61,9 @@ class EpisodeResult:
             "path_length_m": round(self.path_length_m, 3),
             "plan_ms_median": round(ms[len(ms) // 2], 3),
             "blocked_ticks": self.blocked_ticks,
+            "recoveries": self.recoveries,
+            "recovery_ticks": self.recovery_ticks,
+            "abort_reason": self.abort_reason,
             "trajectory": self.trajectory,
         }
 
@@ -72,11 +81,14 @@ def run_episode(
     height_map=None,
     route: np.ndarray | None = None,
     lookahead: float = 3.0,
+    recovery: RecoveryCfg | None = None,
 ) -> EpisodeResult:
     """Drive one robot from the scenario's start toward its goal with ``planner``.
 
     With a ``route`` [N, 2] (map frame, see ``sim.route``) the planner
     chases a carrot ``lookahead`` metres along it; without, the goal itself.
+    ``recovery``: the progress checker's settings (default ``RecoveryCfg()``,
+    the node's). A nonzero ``seed`` turns the start heading by up to +-0.3 rad.
     """
     if abs(planner.period - TICK) > 1e-9:
         raise ValueError(f"the closed loop ticks every {TICK:g} s; the planner was made for {planner.period:g} s")
@@ -93,6 +105,7 @@ def run_episode(
     history.push(sim.proprio()[0], sim.poses[0], False, float(sim.energy[0]))
     final = torch.tensor([scenario.goal.x, scenario.goal.y, float("nan")])
     carrot = Carrot(route, lookahead) if route is not None else None
+    watch = Recovery(recovery or RecoveryCfg(), TICK)
     result = EpisodeResult(scenario.name, planner_name, "timeout", None, scenario.time_limit, 0.0)
     ticks = round(scenario.time_limit / TICK)
     last = sim.poses[0, :2].clone()
@@ -103,13 +116,27 @@ def run_episode(
             result.outcome, result.time_s = "success", k * TICK
             break
         proprio, state = history.inputs()
-        scan = fill_nan_nearest(sim.height_scan()[0])
         goal = final if carrot is None else torch.cat([carrot.goal(pose[:2].cpu()), final[2:]])
-        t0 = time.perf_counter()
-        plan = planner.plan(proprio, state, scan, pose, goal, local_map_of(sim))
-        result.plan_ms.append(1000.0 * (time.perf_counter() - t0))
-        result.blocked_ticks += plan.status == "blocked_by_risk"
-        command = plan.command.to(sim.device)[None]
+        path = None if carrot is None else carrot.ahead()
+        step = watch.step(k * TICK, *remaining_and_bearing(pose.cpu().numpy(), goal.numpy(), final.numpy(), carrot))
+        if step.action == "abort":
+            result.outcome, result.time_s, result.abort_reason = "aborted", k * TICK, step.reason
+            break
+        if step.reset_planner:
+            planner.reset()
+        result.recoveries += step.status == "no_progress"
+        result.recovery_ticks += step.action == "behaviour"
+        if step.action == "behaviour" and not step.moving:
+            command = torch.zeros(1, 3, device=sim.device)
+        else:
+            scan = fill_nan_nearest(sim.height_scan()[0])
+            t0 = time.perf_counter()
+            plan = run_step(planner, step, proprio, state, scan, pose, goal, local_map_of(sim), path)
+            result.plan_ms.append(1000.0 * (time.perf_counter() - t0))
+            result.blocked_ticks += plan.status == "blocked_by_risk" and step.action == "plan"
+            if step.action == "behaviour" and plan.status == "blocked_by_risk":
+                watch.refused()
+            command = plan.command.to(sim.device)[None]
         for s in range(1, round(TICK / sim.dt) + 1):
             sim.step(command)
             if s in RECORD_AFTER:

@@ -9,9 +9,13 @@ Each tick decides, in this order (the status names are those of ~/status):
    history yet: zero for ``stale_hold`` s, then nothing (``stale_input``).
 3. a plan of an earlier cycle still running: ``overrun`` (see 5).
 4. within ``planner.goal_tolerance`` of the goal: zero, goal cleared (``goal_reached``).
-5. plan, waiting at most ``plan_budget`` s. Not in time: the previous plan,
-   shifted to now, for ``max_overrun_cycles`` cycles, then zero (``overrun``).
-6. the planner's answer: ``goal_reached`` (zero, goal cleared),
+5. the progress checker (``fdm_nav.recovery``): no progress for ``recovery.window``
+   s starts a recovery behaviour (``no_progress``, then ``recovering``); too many
+   in a row give the goal up (``aborted``: zero, goal cleared).
+6. plan (or judge a moving behaviour's commands), waiting at most ``plan_budget``
+   s. Not in time: the previous plan, shifted to now, for ``max_overrun_cycles``
+   cycles, then zero (``overrun``).
+7. the planner's answer: ``goal_reached`` (zero, goal cleared),
    ``blocked_by_risk`` (zero: no plan under the risk threshold) or ``ok`` (its
    first command; the plan is kept for overruns).
 
@@ -21,6 +25,9 @@ a safety stop passes as exact zero.
 
 Goals, maps and routes must be in the odometry's frame (no tf2 here) or carry
 an empty frame; anything else is refused with a reason (``InputRefused``).
+A goal and the route to it come on two topics, from two publishers, in either
+order: the newest route is kept, and followed as soon as (and as long as) it
+ends at the current goal, whichever of the two came first.
 
 When a cycle runs is the node's timer (every period, so stale input is still
 answered) or fresh odometry once most of a period has passed
@@ -48,6 +55,7 @@ from fdm_nav.hazard_guard import LocalMap
 from fdm_nav.node_cfg import PlannerNodeCfg
 from fdm_nav.node_inputs import OdomHistory, grid_height_map, scan_from_map
 from fdm_nav.planner import FdmPlanner, HeuristicPlanner, NavPlanner, PlanResult, check_period
+from fdm_nav.recovery import Recovery, remaining_and_bearing, run_step
 from fdm_nav.safety import CommandGate, OverrunFallback, StaleHold
 
 ZERO = np.zeros(3)
@@ -127,6 +135,7 @@ class ControlCycle:
         self.gate_rule: CommandGate | None = None
         self.stale: StaleHold | None = None
         self.fallback: OverrunFallback | None = None
+        self.recovery: Recovery | None = None
         self._lock = threading.Lock()
         self._reset_requested = False
         self._last_cycle = -math.inf  # monotonic time of the last cycle
@@ -134,6 +143,7 @@ class ControlCycle:
         self.last_plan_ms = math.nan
         self.last_risk = math.nan
         self.last_odom_t: float | None = None  # stamp of the odometry the last plan answered
+        self.last_target: np.ndarray | None = None  # [2] where the last cycle steered: the carrot or the goal
         self.clear_inputs()
 
     def clear_inputs(self) -> None:
@@ -143,6 +153,7 @@ class ControlCycle:
         self.height_map = None  # sim.height_map.HeightMap view of ``grid``
         self.goal: np.ndarray | None = None  # [3] x, y, yaw (NaN: any heading) in the odometry frame
         self.carrot: Carrot | None = None
+        self.route: np.ndarray | None = None  # [N, 2] the newest route received, whichever goal it leads to
         history = self.planner.time_base.history if self.planner is not None else None
         self.history = OdomHistory(history) if history is not None else None
         self.cmd_now = ZERO.copy()  # the command being tracked (last published)
@@ -189,12 +200,14 @@ class ControlCycle:
         if previous is not None and old is not None and old.planner == cfg.planner:
             # Same planner settings: the last plan stays valid for overrun cycles (and the counters go on).
             self.fallback.plan, self.fallback.t0, self.fallback.total = previous.plan, previous.t0, previous.total
+        if self.recovery is None or old is None or old.recovery != cfg.recovery or old.control_rate != cfg.control_rate:
+            self.recovery = Recovery(cfg.recovery, self.period)
 
     def close(self) -> None:
         """Stop the planning thread; the cycle is unconfigured afterwards."""
         self.runner.close()
         self.cfg = self.planner = None
-        self.gate_rule = self.stale = self.fallback = None
+        self.gate_rule = self.stale = self.fallback = self.recovery = None
         self.clear_inputs()
 
     # ------------------------------------------------------------------ inputs
@@ -234,24 +247,39 @@ class ControlCycle:
             self.grid, self.height_map = grid, height_map
 
     def set_goal(self, frame: str, goal: np.ndarray) -> None:
-        """A new goal (x, y in ``frame``; the heading is left free). The planner starts afresh next cycle."""
+        """A new goal (x, y in ``frame``; the heading is left free). The planner starts afresh next cycle.
+
+        A route that came before its goal (another topic, another publisher: either order) is followed now.
+        """
         self.check_frame("goal_pose", frame)
         with self._lock:
             self.goal = np.array([goal[0], goal[1], math.nan])  # the planner reaches positions; heading is free
-            self.carrot = None
-            self._reset_requested = True  # planner and fallback plan are reset by the next cycle
+            self.carrot = self._carrot_for(self.route, self.goal)
+            self._reset_requested = True  # planner, fallback plan and progress window are reset by the next cycle
 
     def set_route(self, frame: str, xy: np.ndarray) -> None:
-        """A global route [N, 2] to the current goal: the planner chases a carrot ``lookahead`` m along it."""
+        """A global route [N, 2]: followed (a carrot ``lookahead`` m along it) while it ends at the current goal.
+
+        A route that ends elsewhere is kept, not used: its goal may still be on its way (a
+        global planner publishes a route once, and DDS orders nothing across topics).
+        """
         self.check_frame("route", frame)
-        if self.goal is None or self.cfg is None:
-            return
-        # A route is only used for the goal it leads to (a route for an older goal is ignored).
-        if math.hypot(xy[-1, 0] - self.goal[0], xy[-1, 1] - self.goal[1]) > max(1.0, self.cfg.planner.goal_tolerance):
-            raise InputRefused("route does not end at the current goal")
-        carrot = Carrot(xy.astype(np.float32), self.cfg.lookahead)
+        route = np.asarray(xy, dtype=np.float32).copy()
         with self._lock:
-            self.carrot = carrot
+            if self.carrot is not None and self.route is not None and np.array_equal(route, self.route):
+                return  # the same route again (a second subscription, a re-send): keep the carrot's progress
+            self.route = route
+            carrot = self._carrot_for(route, self.goal)
+            if carrot is not None:
+                self.carrot = carrot
+
+    def _carrot_for(self, route: np.ndarray | None, goal: np.ndarray | None) -> Carrot | None:
+        """A carrot along ``route`` when it ends at ``goal`` (within ``max(1 m, goal_tolerance)``), else None."""
+        if route is None or goal is None or self.cfg is None:
+            return None
+        if math.hypot(route[-1, 0] - goal[0], route[-1, 1] - goal[1]) > max(1.0, self.cfg.planner.goal_tolerance):
+            return None
+        return Carrot(route, self.cfg.lookahead)
 
     # ------------------------------------------------------------------ when
 
@@ -276,6 +304,7 @@ class ControlCycle:
             self._reset_requested = False
             self.planner.reset()
             self.fallback.forget()
+            self.recovery.restart()
         return self._decide(now, busy)
 
     def _stale_reason(self, now: float) -> str | None:
@@ -294,13 +323,14 @@ class ControlCycle:
 
     def _decide(self, now: float, busy: bool) -> Decision:
         if self.goal is None:
-            if self.status != "goal_reached":
+            if self.status not in ("goal_reached", "aborted"):  # a goal's end stays shown until the next goal
                 self.status, self.reason = "idle", "no goal"
             return Decision(None, False)
         stale = self._stale_reason(now)
         if stale is not None:
             self.status, self.reason = "stale_input", stale
             self.fallback.forget()
+            self.recovery.pause()
             return Decision(self.stale.stale(now), True)
         self.stale.fresh()
         if busy:
@@ -311,8 +341,12 @@ class ControlCycle:
             pose = odom.pose2d
             pose_t = torch.as_tensor(pose, dtype=torch.float32)
             goal = torch.as_tensor(final, dtype=torch.float32)
+            path = None
             if carrot is not None:
                 goal = torch.cat([carrot.goal(pose_t[:2]), goal[2:]])
+                path = carrot.ahead()
+            remaining, bearing = remaining_and_bearing(pose, goal.numpy(), final, carrot)
+            self.last_target = goal.numpy()[:2].copy()
             proprio, state_rows = self.history.inputs()
             reached = math.hypot(final[0] - pose[0], final[1] - pose[1]) < tolerance
             if reached:
@@ -321,18 +355,45 @@ class ControlCycle:
             self.status, self.reason = "goal_reached", f"within {tolerance} m of the goal"
             self.planner.reset()
             return Decision(ZERO.copy(), True)
+        step = self.recovery.step(now, remaining, bearing)
+        if step.action == "abort":
+            self.status, self.reason = step.status, step.reason
+            self.planner.reset()
+            self.fallback.forget()
+            with self._lock:
+                self.goal, self.carrot = None, None
+            return Decision(ZERO.copy(), True)
+        if step.reset_planner:  # a behaviour ended: plan afresh ("wait and replan")
+            self.planner.reset()
+        if step.action == "behaviour" and not step.moving:  # waiting: a stop needs no model
+            self.status, self.reason = step.status, step.reason
+            self.fallback.forget()
+            return Decision(ZERO.copy(), True)
         scan = scan_from_map(height_map, pose, odom.position[2])
         local_map = LocalMap.from_height_map(height_map, pose)  # the FDM planner's hazard guard sees all around
         planner = self.planner
         t_start = time.perf_counter()
         result = self.runner.run(
-            lambda: planner.plan(proprio, state_rows, scan, pose_t, goal, local_map), self.cfg.plan_budget
+            lambda: run_step(planner, step, proprio, state_rows, scan, pose_t, goal, local_map, path),
+            self.cfg.plan_budget,
         )
         if result is None:
             return self._overrun(now, f"planning took longer than plan_budget {self.cfg.plan_budget} s")
         self.last_plan_ms = 1000.0 * (time.perf_counter() - t_start)
         self.last_odom_t = odom.t  # the odometry this command was planned from (latency measurements)
         self.last_risk = result.risk
+        if step.action == "behaviour":
+            self.fallback.forget()  # an overrun during a behaviour stops rather than replay it
+            if result.status == "blocked_by_risk":
+                self.recovery.refused()
+                self.status = "recovering"
+                self.reason = (
+                    f"{step.reason}: refused, predicted failure risk {result.risk:.2f} > "
+                    f"threshold {self.cfg.planner.risk.threshold}"
+                )
+                return Decision(ZERO.copy(), True, result, odom)
+            self.status, self.reason = step.status, step.reason
+            return Decision(result.command.double().numpy(), False, result, odom)
         if result.status == "goal_reached":
             self.status, self.reason = "goal_reached", "planner: within goal tolerance"
             with self._lock:
@@ -377,4 +438,7 @@ class ControlCycle:
             "plan_ms": None if not math.isfinite(self.last_plan_ms) else round(self.last_plan_ms, 2),
             "odom_stamp": self.last_odom_t,
             "overruns": self.fallback.total if self.fallback is not None else 0,
+            "route": self.carrot is not None,  # following a route to the current goal
+            "target": None if self.last_target is None else [round(float(v), 3) for v in self.last_target],
+            "recoveries": self.recovery.total if self.recovery is not None else 0,  # behaviours for this goal
         }

@@ -26,6 +26,7 @@ class NavRolloutBatch(RolloutBatch):
     failure_prob: Tensor  # [K, T] probability of having failed by each step
     goal: Tensor  # [3] goal x, y, yaw in the base frame (yaw NaN: any heading)
     current_command: Tensor  # [3] the command being executed now (for smoothness)
+    path: Tensor | None = None  # [M, 2] the route ahead of the robot in the base frame (None: no route)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,5 +146,34 @@ class LimitsCritic:
         return excess.sum(dim=1)
 
 
-NAV_CRITICS = {c.name: c for c in (GoalCritic, RiskCritic, SmoothnessCritic, LimitsCritic)}
+@dataclass(frozen=True, kw_only=True)
+class RouteCfg(CriticCfg):
+    """Distance of the rollout from the route ahead (Nav2's PathFollow idea): commits the robot to the opening
+    a global route leads through, where the carrot alone pulls it toward the wall beside it."""
+
+    weight: float = 1.0
+    """Multiplier of the critic's cost."""
+    deadband: float = 0.2
+    """Distance [m] from the route that costs nothing (room to step around small things)."""
+
+
+class RouteCritic:
+    """Mean over the horizon of the distance [m] (beyond the deadband) from each pose to the nearest route point."""
+
+    Cfg = RouteCfg
+    name = "route"
+
+    def __init__(self, cfg: RouteCfg):
+        self.cfg, self.enabled, self.weight = cfg, cfg.enabled, cfg.weight
+
+    def score(self, batch: NavRolloutBatch) -> Tensor:
+        K = batch.states.shape[0]
+        if batch.path is None or batch.path.shape[0] == 0:
+            return batch.states.new_zeros(K)
+        xy = batch.states[..., :2].reshape(-1, 2)  # [K T, 2]
+        d = torch.cdist(xy, batch.path.to(xy.dtype)).amin(dim=-1).reshape(K, -1)  # [K, T]
+        return (d - self.cfg.deadband).clamp(min=0.0).mean(dim=1)
+
+
+NAV_CRITICS = {c.name: c for c in (GoalCritic, RiskCritic, SmoothnessCritic, LimitsCritic, RouteCritic)}
 """Critic registry for ``dynamics_stack.mppi.build_critics``."""

@@ -35,7 +35,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
@@ -60,6 +60,14 @@ from fdm_nav.control_cycle import ControlCycle, Decision, InputRefused
 from fdm_nav.markers import plan_path, rollout_markers
 from fdm_nav.node_cfg import PlannerNodeCfg
 from fdm_nav.safety import DropCounter
+
+# A global planner publishes its route once, often as soon as the goal arrives, which can be before its
+# publisher and this node's subscription have found each other (discovery is asynchronous; in 1 of 5 two-process
+# runs under load the route was lost that way). A transient-local subscription gets the last route of a
+# publisher that keeps it (terrain_sim's, a latched one) when they match, however late; the volatile one beside
+# it takes routes from publishers that keep none (Nav2's planner_server), which a transient-local subscription
+# cannot match. A route received twice is used once (``ControlCycle.set_route``).
+ROUTE_LATCHED_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 # Sensor-data QoS (best effort, volatile) with room for a whole cycle of 50 Hz odometry waiting in the queue.
 ODOM_QOS = QoSProfile(
@@ -144,6 +152,7 @@ class PlannerNode(LifecycleNode):
             (map_msg_type, "elevation_map", self._on_map, QoSProfile(depth=2), self._map_group),
             (PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=5), self._inputs_group),
             (PathMsg, "route", self._on_route, QoSProfile(depth=1), self._inputs_group),
+            (PathMsg, "route", self._on_route, ROUTE_LATCHED_QOS, self._inputs_group),
         )
         self._subs = [self.create_subscription(*sub[:4], callback_group=sub[4]) for sub in subscriptions]
         self.cycle.status, self.cycle.reason = "inactive", ""

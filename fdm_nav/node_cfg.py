@@ -2,8 +2,8 @@
 
 Its own fields are ROS parameters without a prefix; its nested configs are
 declared under their field names: ``gate.*`` (``CommandGateCfg``), ``planner.*``
-(``fdm_nav.planner.PlannerCfg``) and ``traversability.*`` (the heuristic
-planner's ``TraversabilityCfg``). ``config/navigation.yaml`` and the table in
+(``fdm_nav.planner.PlannerCfg``), ``traversability.*`` (the heuristic
+planner's ``TraversabilityCfg``) and ``recovery.*`` (``fdm_nav.recovery.RecoveryCfg``). ``config/navigation.yaml`` and the table in
 docs/ros_nodes.md are generated from it (``dynstack params --write``). No rclpy
 here, so the settings can be validated and tested without ROS.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from fdm_nav.observation import CONTROL_RATE
 from fdm_nav.planner import PlannerCfg, TraversabilityCfg
+from fdm_nav.recovery import RecoveryCfg
 
 BACKENDS = ("torch", "onnx")
 PLANNER_TYPES = ("fdm", "heuristic")
@@ -108,6 +109,8 @@ class PlannerNodeCfg:
     """The MPPI planner: sampler, critics, hazard guard, goal tolerance."""
     traversability: TraversabilityCfg = field(default_factory=TraversabilityCfg)
     """Thresholds of the heuristic planner (planner_type 'heuristic')."""
+    recovery: RecoveryCfg = field(default_factory=RecoveryCfg)
+    """Progress checker and recovery behaviours (fdm_nav.recovery)."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

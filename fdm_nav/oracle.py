@@ -94,7 +94,7 @@ class OraclePlanner(NavPlanner):
             failed.append(world.failed.to(commands.dtype))
         return torch.stack(poses, dim=1), torch.stack(failed, dim=1)
 
-    def plan(self, proprio, state, height_scan, pose, goal, local_map=None) -> PlanResult:
+    def plan(self, proprio, state, height_scan, pose, goal, local_map=None, path=None) -> PlanResult:
         """Replan every ``replan_every`` ticks (or after a refusal); in between, follow the shifted plan."""
         self._tick += 1
         last = self._last
@@ -103,5 +103,5 @@ class OraclePlanner(NavPlanner):
             self.mppi.shift(self.period / self.time_base.step_dt)
             self.current = command
             return PlanResult(command.cpu(), "ok", last.risk, last.plan_poses, None, None, self.mppi.nominal)
-        self._last = super().plan(proprio, state, height_scan, pose, goal, local_map)
+        self._last = super().plan(proprio, state, height_scan, pose, goal, local_map, path)
         return self._last

@@ -34,7 +34,7 @@ from torch import Tensor
 from dynamics_stack.config import cfg_to_dict
 from dynamics_stack.mppi import Mppi, MppiCfg, build_critics
 from dynamics_stack.runtime import ModelRuntime
-from fdm_nav.critics import NAV_CRITICS, GoalCfg, LimitsCfg, NavRolloutBatch, RiskCfg, SmoothnessCfg
+from fdm_nav.critics import NAV_CRITICS, GoalCfg, LimitsCfg, NavRolloutBatch, RiskCfg, RouteCfg, SmoothnessCfg
 from fdm_nav.hazard_guard import HazardGuard, HazardGuardCfg, LocalMap
 from fdm_nav.history import to_base_frame
 from fdm_nav.observation import (
@@ -81,6 +81,8 @@ class PlannerCfg:
     """Smoothness critic."""
     limits: LimitsCfg = field(default_factory=LimitsCfg)
     """Soft command limits critic."""
+    route: RouteCfg = field(default_factory=RouteCfg)
+    """Route critic (used when 'route' is in mppi.critics and a route is followed)."""
     guard: HazardGuardCfg = field(default_factory=HazardGuardCfg)
     """Geometric guard folded into the FDM's failure probability (FDM planner only)."""
     goal_tolerance: float = 0.5
@@ -157,14 +159,21 @@ class NavPlanner:
         pose: Tensor,
         goal: Tensor,
         local_map: LocalMap | None = None,
+        path: Tensor | None = None,
     ) -> PlanResult:
         """One cycle: ``pose`` [3] and ``goal`` [3] (yaw NaN = any) in the same fixed frame.
 
         ``local_map``: heights all around the robot for the FDM planner's guard
         (``fdm_nav.hazard_guard``); without it the guard uses the height scan.
+        ``path``: [M, 2] the route ahead in that frame, for the 'route' critic.
         """
         T = self.cfg.mppi.horizon
-        goal_base = to_base_frame(goal.to(self.device, torch.float32), pose.to(self.device, torch.float32))
+        pose = pose.to(self.device, torch.float32)
+        goal_base = to_base_frame(goal.to(self.device, torch.float32), pose)
+        path_base = None
+        if path is not None and len(path):
+            points = torch.nn.functional.pad(torch.as_tensor(path, dtype=torch.float32, device=self.device), (0, 1))
+            path_base = to_base_frame(points, pose)[:, :2]
         if torch.linalg.vector_norm(goal_base[:2]) < self.cfg.goal_tolerance:
             self.reset()
             return PlanResult(torch.zeros(3), "goal_reached", 0.0, torch.zeros(T, 3), None, None)
@@ -172,7 +181,7 @@ class NavPlanner:
 
         def rollout(commands: Tensor) -> NavRolloutBatch:
             poses, prob = self.rollout(context, commands)
-            return NavRolloutBatch(commands, poses, prob, goal_base, self.current)
+            return NavRolloutBatch(commands, poses, prob, goal_base, self.current, path_base)
 
         result = self.mppi.plan(rollout)
         # The weighted mean of two safe detours can be unsafe: check it, then fall back to the best sample.
@@ -198,6 +207,28 @@ class NavPlanner:
         return PlanResult(
             command.cpu(), "ok", float(peak[choice]), poses[choice].cpu(), result.batch, result.costs, self.mppi.nominal
         )
+
+    def check(
+        self,
+        proprio: Tensor,
+        state: Tensor,
+        height_scan: Tensor,
+        commands: Tensor,
+        local_map: LocalMap | None = None,
+    ) -> PlanResult:
+        """A fixed command sequence ``commands`` [T, 3] (a recovery behaviour) judged by the same model and guard.
+
+        'ok' with its first command when its peak failure probability stays under the
+        risk threshold, else zero and 'blocked_by_risk'. The MPPI plan is left alone.
+        """
+        context = self.prepare(proprio.to(self.device), state.to(self.device), height_scan.to(self.device), local_map)
+        poses, prob = self.rollout(context, commands.to(self.device, torch.float32)[None])
+        peak = float(prob.max())
+        if peak > self.cfg.risk.threshold:
+            self.current = torch.zeros(3, device=self.device)
+            return PlanResult(torch.zeros(3), "blocked_by_risk", peak, poses[0].cpu(), None, None)
+        self.current = commands[0].to(self.device, torch.float32)
+        return PlanResult(commands[0].cpu().float(), "ok", peak, poses[0].cpu(), None, None)
 
 
 class FdmPlanner(NavPlanner):

@@ -46,7 +46,7 @@ from fdm_nav import observation as obs
 from sim.commands import CommandCfg, CommandGenerator
 from sim.dataset import FORMAT, MANIFEST, load_shard, manifest_rates, read_manifest, window_failure_counts
 from sim.platform import load_platform
-from sim.terrain import TERRAIN_TYPES, TerrainCfg, build_terrain
+from sim.terrain import TERRAIN_TYPES, TerrainCfg, build_terrain, passage_openings
 from sim.terrain_gen import sample_params
 from sim.terrain_sim import FAILURE_CAUSES, PHYSICS_DT, TerrainSim
 
@@ -138,13 +138,16 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
     """Run one shard and return its arrays (layout in the module docstring)."""
     dev = torch.device(cfg.device)
     platform = load_platform(cfg.platform)
-    hm = build_terrain(shard_terrain(cfg, plan), dev)
+    terrain = shard_terrain(cfg, plan)
+    hm = build_terrain(terrain, dev)
     R = cfg.robots
     sim = TerrainSim(platform, hm, R, dev, scan_cfg=cfg.scan, seed=plan["sim_seed"])
     x0, x1, y0, y1 = hm.extent
     m = cfg.border_margin
-    gen = CommandGenerator(cfg.commands, R, (x0 + m, x1 - m, y0 + m, y1 - m), dev, seed=plan["sim_seed"] + 1)
-    sim.reset(sim.sample_free_poses(R, margin=m))
+    openings = torch.as_tensor(passage_openings(terrain))  # goals through doors and corridors ('passages' only)
+    area = (x0 + m, x1 - m, y0 + m, y1 - m)
+    gen = CommandGenerator(cfg.commands, R, area, dev, seed=plan["sim_seed"] + 1, openings=openings)
+    sim.reset(_spawn(sim, gen, torch.arange(R, device=dev), m))
 
     holds = round(cfg.seconds / obs.STEP_DT)
     steps_per_hold = round(obs.STEP_DT / PHYSICS_DT)
@@ -179,8 +182,8 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
             due = (sim.failed & (frozen_for >= cfg.respawn_after - 1e-6)) | (near_border & ~sim.failed)
             if bool(due.any()):
                 ids = torch.nonzero(due).squeeze(1)
-                sim.reset(sim.sample_free_poses(int(ids.numel()), margin=m), ids)
                 gen.reset(ids)
+                sim.reset(_spawn(sim, gen, ids, m), ids)
                 ep[ids] += 1
                 frozen_for[ids] = 0.0
         record(obs.SAMPLES_PER_STEP * j)
@@ -210,6 +213,15 @@ def simulate_shard(cfg: GenDataCfg, plan: dict[str, Any], progress: tqdm | None 
     arrays["terrain_type"] = np.array(TERRAIN_TYPES.index(plan["terrain_type"]), np.int64)
     arrays["terrain_seed"] = np.array(plan["terrain_seed"], np.int64)
     return arrays
+
+
+def _spawn(sim: TerrainSim, gen: CommandGenerator, ids: torch.Tensor, margin: float) -> torch.Tensor:
+    """Start poses of robots ``ids``: free poses; on passages, goal-mode robots at an opening (where that is safe)."""
+    free = sim.sample_free_poses(int(ids.numel()), margin=margin)
+    if gen.openings is None:
+        return free
+    near = gen.spawn_at_openings(free, ids)
+    return torch.where(sim.pose_is_safe(near)[:, None], near, free)
 
 
 def shard_stats(arrays: dict[str, np.ndarray], plan: dict[str, Any], cfg: GenDataCfg) -> dict[str, Any]:

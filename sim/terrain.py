@@ -14,7 +14,7 @@ import torch
 
 from dynamics_stack.config import ConfigError, cfg_from_dict
 from sim.height_map import HeightMap
-from sim.terrain_gen import GENERATORS
+from sim.terrain_gen import GENERATORS, passages_layout
 
 TERRAIN_TYPES: tuple[str, ...] = tuple(GENERATORS)
 """Terrain type names; a type's integer id in datasets is its index here."""
@@ -87,3 +87,17 @@ def build_terrain(cfg: TerrainCfg, device: torch.device | str = "cpu") -> Height
         terrain_type=cfg.type,
         seed=cfg.seed,
     )
+
+
+def passage_openings(cfg: TerrainCfg) -> np.ndarray:
+    """[M, 4] (approach x, y, exit x, y) of every opening of a 'passages' terrain (empty for other types).
+
+    The layout ``build_terrain`` draws, drawn again from the same seed: the data generator
+    sends goal-directed robots through these openings.
+    """
+    if cfg.type != "passages":
+        return np.zeros((0, 4), np.float32)
+    X, Y, _ = cell_centres(cfg)
+    extent = (float(X.min()), float(X.max()), float(Y.min()), float(Y.max()))
+    layout = passages_layout(cfg.parsed_params(), extent, np.random.default_rng(cfg.seed), cfg.keep_clear)
+    return np.array(layout.openings, np.float32).reshape(-1, 4)

@@ -11,7 +11,9 @@ map.
 
 Parameter ranges follow the issue and the authors' training terrains
 (Roth et al., RSS 2025; docs/references.md: stairs 0.05-0.23 m, pillars, boxes, ramps, random grids,
-walls); pits are an addition (the issue asks for falls).
+walls); pits are an addition (the issue asks for falls), and so are passages
+(corridors 1.2-2.0 m, doors 0.9-1.5 m anywhere along walls, clutter near the
+openings), for tight places a 0.53 m wide body has to pass through.
 """
 
 from __future__ import annotations
@@ -241,6 +243,59 @@ class MixedParams:
         _check(0.0 <= self.difficulty <= 1.0, f"difficulty must be in [0, 1], got {self.difficulty}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class PassagesParams:
+    """Narrow passages: straight corridors, walls with doors anywhere along them, clutter near the openings."""
+
+    corridors: int = 2
+    """Corridors (two parallel walls, axis-aligned, random place and direction); an element that would overlap one
+    placed before (1 m margin) is drawn again, up to 10 tries per element."""
+    corridor_min: float = 1.2
+    """Narrowest corridor (m, free width between the walls)."""
+    corridor_max: float = 2.0
+    """Widest corridor (m)."""
+    corridor_length_min: float = 4.0
+    """Shortest corridor (m)."""
+    corridor_length_max: float = 10.0
+    """Longest corridor (m)."""
+    walls: int = 2
+    """Walls with doors (axis-aligned, random place and direction)."""
+    wall_length_min: float = 6.0
+    """Shortest wall (m)."""
+    wall_length_max: float = 14.0
+    """Longest wall (m)."""
+    doors_max: int = 2
+    """Doors per wall: 1 to doors_max, each anywhere along the wall (not within 0.5 m of its ends)."""
+    door_min: float = 0.9
+    """Narrowest door (m)."""
+    door_max: float = 1.5
+    """Widest door (m)."""
+    clutter: int = 2
+    """Objects (low or high boxes, pillars) tried near each door and corridor mouth, 0.7 m to clutter_radius away
+    and clear of the line through the opening (they narrow the way in, they do not close it)."""
+    clutter_radius: float = 2.0
+    """Largest distance (m) of clutter from a door or corridor mouth."""
+    height: float = 1.0
+    """Wall height (m)."""
+    thickness: float = 0.2
+    """Wall thickness (m)."""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.corridors <= 50 and 0 <= self.walls <= 50, "corridors and walls must be in [0, 50]")
+        _check(0.5 <= self.corridor_min <= self.corridor_max <= 10.0, "need 0.5 <= corridor_min <= corridor_max <= 10")
+        _check(0.5 <= self.door_min <= self.door_max <= 10.0, "need 0.5 <= door_min <= door_max <= 10 m")
+        _check(
+            1.0 <= self.corridor_length_min <= self.corridor_length_max,
+            "need 1 <= corridor_length_min <= corridor_length_max",
+        )
+        _check(2.0 <= self.wall_length_min <= self.wall_length_max, "need 2 <= wall_length_min <= wall_length_max")
+        _check(1 <= self.doors_max <= 10, f"doors_max must be in [1, 10], got {self.doors_max}")
+        _check(0 <= self.clutter <= 20, f"clutter must be in [0, 20], got {self.clutter}")
+        _check(0.7 < self.clutter_radius <= 10.0, f"clutter_radius must be in (0.7, 10] m, got {self.clutter_radius}")
+        _check(0.0 < self.height <= 5.0, f"height must be in (0, 5] m, got {self.height}")
+        _check(0.05 <= self.thickness <= 2.0, f"thickness must be in [0.05, 2] m, got {self.thickness}")
+
+
 # --------------------------------------------------------------------------- generators
 
 
@@ -386,6 +441,140 @@ def gen_pits(X, Y, p: PitsParams, rng, zones) -> Arrays:
     return h, obs, pit
 
 
+@dataclass(frozen=True)
+class PassageLayout:
+    """What ``gen_passages`` draws: boxes (xa, ya, xb, yb, height), pillars (x, y, r, height) and the openings.
+
+    Each opening is (approach x, y, exit x, y): points ``a`` metres before and after it on
+    the line through its centre, so a robot driving from one to the other passes through it.
+    """
+
+    boxes: list[tuple[float, float, float, float, float]]
+    pillars: list[tuple[float, float, float, float]]
+    openings: list[tuple[float, float, float, float]]
+
+
+def passages_layout(p: PassagesParams, extent, rng: np.random.Generator, zones: ClearZones) -> PassageLayout:
+    """The corridors, walls with doors and clutter of ``p`` inside ``extent`` (x0, x1, y0, y1)."""
+    x0, x1, y0, y1 = extent
+    t = p.thickness / 2
+    boxes: list[tuple[float, float, float, float, float]] = []
+    pillars: list[tuple[float, float, float, float]] = []
+    openings: list[tuple[float, float, float, float]] = []
+
+    def rect(along_x: bool, c_along: float, c_across: float, half_along: float, half_across: float, h: float):
+        if along_x:
+            return (c_along - half_along, c_across - half_across, c_along + half_along, c_across + half_across, h)
+        return (c_across - half_across, c_along - half_along, c_across + half_across, c_along + half_along, h)
+
+    def point(along_x: bool, along: float, across: float) -> tuple[float, float]:
+        return (along, across) if along_x else (across, along)
+
+    taken: list[tuple[float, float, float, float]] = []  # footprints (with their openings' ends) placed so far
+    mouths: list[tuple[float, float, int]] = []  # where clutter goes: (x, y, index of the opening)
+
+    def free(xa: float, ya: float, xb: float, yb: float, margin: float = 1.0) -> bool:
+        """The box overlaps no element placed before (so no wall cuts through another's opening)."""
+        return all(
+            xb + margin < ta or xa - margin > tb or yb + margin < tya or ya - margin > tyb for ta, tya, tb, tyb in taken
+        )
+
+    def span(*pts: tuple[float, float]) -> tuple[float, float, float, float]:
+        xs, ys = [q[0] for q in pts], [q[1] for q in pts]
+        return min(xs), min(ys), max(xs), max(ys)
+
+    placed, tries = 0, 0
+    while placed < p.corridors and tries < 10 * max(1, p.corridors):
+        tries += 1
+        width = rng.uniform(p.corridor_min, p.corridor_max)
+        length = rng.uniform(p.corridor_length_min, p.corridor_length_max)
+        along_x = bool(rng.integers(0, 2))
+        lo_a, hi_a, lo_c, hi_c = (x0, x1, y0, y1) if along_x else (y0, y1, x0, x1)
+        length = min(length, hi_a - lo_a - 2.5)
+        ca = rng.uniform(lo_a + length / 2 + 1.0, hi_a - length / 2 - 1.0)
+        cc = rng.uniform(lo_c + width / 2 + 1.0, hi_c - width / 2 - 1.0)
+        a = rng.uniform(1.0, 2.5)
+        a = max(0.5, min(a, ca - length / 2 - lo_a - 0.5, hi_a - ca - length / 2 - 0.5))  # ends on the map
+        ends = (ca - length / 2 - a, ca + length / 2 + a)
+        if rng.integers(0, 2):
+            ends = ends[::-1]
+        box = span(point(along_x, ends[0], cc - width / 2 - 2 * t), point(along_x, ends[1], cc + width / 2 + 2 * t))
+        if not _clear(*point(along_x, ca, cc), length / 2, zones) or not free(*box):
+            continue
+        taken.append(box)
+        placed += 1
+        for side in (-1.0, 1.0):
+            boxes.append(rect(along_x, ca, cc + side * (width / 2 + t), length / 2, t, p.height))
+        mouths += [(*point(along_x, ca + e * length / 2, cc), len(openings)) for e in (-1.0, 1.0)]
+        openings.append((*point(along_x, ends[0], cc), *point(along_x, ends[1], cc)))
+    placed, tries = 0, 0
+    while placed < p.walls and tries < 10 * max(1, p.walls):
+        tries += 1
+        length = rng.uniform(p.wall_length_min, p.wall_length_max)
+        along_x = bool(rng.integers(0, 2))  # the wall's direction; doors are passed across it
+        lo_a, hi_a, lo_c, hi_c = (x0, x1, y0, y1) if along_x else (y0, y1, x0, x1)
+        length = min(length, hi_a - lo_a - 2.0)
+        ca = rng.uniform(lo_a + length / 2 + 1.0, hi_a - length / 2 - 1.0)
+        cc = rng.uniform(lo_c + 3.0, hi_c - 3.0)
+        doors = []
+        for _ in range(int(rng.integers(1, p.doors_max + 1))):
+            width = rng.uniform(p.door_min, p.door_max)
+            centre = rng.uniform(ca - length / 2 + 0.5 + width / 2, ca + length / 2 - 0.5 - width / 2)
+            if all(abs(centre - c) > (width + w) / 2 + 0.5 for c, w in doors):
+                doors.append((centre, width))
+        reach = [rng.uniform(1.0, 2.5) for _ in doors]
+        sides = [1.0 if rng.integers(0, 2) else -1.0 for _ in doors]
+        box = span(point(along_x, ca - length / 2, cc - 2.5), point(along_x, ca + length / 2, cc + 2.5))
+        if not _clear(*point(along_x, ca, cc), length / 2, zones) or not free(*box):
+            continue
+        taken.append(box)
+        placed += 1
+        edges = [ca - length / 2] + [e for c, w in sorted(doors) for e in (c - w / 2, c + w / 2)] + [ca + length / 2]
+        for lo, hi in zip(edges[0::2], edges[1::2], strict=True):
+            boxes.append(rect(along_x, (lo + hi) / 2, cc, (hi - lo) / 2, t, p.height))
+        for (centre, _), a, side in zip(doors, reach, sides, strict=True):
+            mouths.append((*point(along_x, centre, cc), len(openings)))
+            openings.append((*point(along_x, centre, cc - side * a), *point(along_x, centre, cc + side * a)))
+    for mx, my, k in mouths:
+        ax, ay, bx, by = openings[k]
+        for _ in range(p.clutter):
+            r, phi = rng.uniform(0.7, p.clutter_radius), rng.uniform(-math.pi, math.pi)
+            ox, oy = mx + r * math.cos(phi), my + r * math.sin(phi)
+            low = bool(rng.integers(0, 2))
+            height = rng.uniform(0.08, 0.2) if low else rng.uniform(0.5, 1.0)
+            square = bool(rng.integers(0, 2))
+            size = rng.uniform(0.15, 0.35) if square else rng.uniform(0.1, 0.25)
+            # Near the opening, not on its line: the way through narrows, it does not close.
+            if not _clear(ox, oy, 0.4, zones) or _segment_distance(ox, oy, ax, ay, bx, by) < 0.45 + size * 1.5:
+                continue
+            if square:
+                boxes.append((ox - size, oy - size, ox + size, oy + size, height))
+            else:
+                pillars.append((ox, oy, size, height))
+    return PassageLayout(boxes, pillars, openings)
+
+
+def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """Distance from point p to the segment a-b."""
+    dx, dy = bx - ax, by - ay
+    u = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / max(dx * dx + dy * dy, 1e-12)))
+    return math.hypot(px - ax - u * dx, py - ay - u * dy)
+
+
+def gen_passages(X, Y, p: PassagesParams, rng, zones) -> Arrays:
+    h, obs, pit = _empty(X)
+    layout = passages_layout(p, _extent(X, Y), rng, zones)
+    for xa, ya, xb, yb, height in layout.boxes:
+        inside = (xa <= X) & (xb >= X) & (ya <= Y) & (yb >= Y)
+        h[inside] = np.maximum(h[inside], height)
+        obs |= inside
+    for cx, cy, r, height in layout.pillars:
+        inside = (X - cx) ** 2 + (Y - cy) ** 2 <= r * r
+        h[inside] = np.maximum(h[inside], height)
+        obs |= inside
+    return h, obs, pit
+
+
 def sample_params(kind: str, rng: np.random.Generator, extent: tuple[float, float], difficulty: float = 0.5) -> Any:
     """Random parameters of ``kind`` that fit a map of ``extent`` = (Lx, Ly) m, for datasets and mixed tiles.
 
@@ -418,6 +607,15 @@ def sample_params(kind: str, rng: np.random.Generator, extent: tuple[float, floa
         )
     if kind == "pits":
         return PitsParams(layout="random", num_pits=max(1, int(area / 30 * d)), size_max=min(2.0, 0.3 * min(lx, ly)))
+    if kind == "passages":
+        n = max(1, round(area / 150))  # a 30 m map: 6 corridors and 6 walls with doors
+        return PassagesParams(
+            corridors=n,
+            walls=n,
+            clutter=int(rng.integers(0, 4)),
+            corridor_length_max=min(10.0, 0.5 * min(lx, ly)),
+            wall_length_max=min(14.0, 0.7 * min(lx, ly)),
+        )
     raise ValueError(f"no random parameters for terrain type {kind!r}")
 
 
@@ -456,4 +654,5 @@ GENERATORS: dict[str, tuple[type, Generator]] = {
     "walls": (WallsParams, gen_walls),
     "pits": (PitsParams, gen_pits),
     "mixed": (MixedParams, gen_mixed),
+    "passages": (PassagesParams, gen_passages),  # appended: the ids of the types above stay what they were
 }

@@ -240,6 +240,16 @@ SCENARIOS = [
         clear=[[-17.0, -17.0, 1.5], [17.0, 17.0, 1.5]],
         desc="A 40 m map of 25 mixed tiles, corner to corner.",
     ),
+    sc(
+        "passages_01",
+        "passages",
+        {"corridors": 2, "walls": 3, "clutter": 1},
+        seed=22,
+        clear=CLEAR,
+        time_limit=45.0,
+        desc="Two corridors (1.2-2 m), one just beside the direct line, and a wall with two doors; clutter near the openings.",
+        tags=("direct_blocked",),
+    ),
     sc("wheeled_flat_01", "flat", {}, platform=W, time_limit=20.0, desc="The small wheeled base on flat ground."),
     sc(
         "wheeled_stairs_blocked_02",

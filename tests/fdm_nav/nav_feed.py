@@ -18,13 +18,14 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path as PathMsg
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import String
 
-from dynamics_stack.ros.nav_convert import grid_to_elevation_cloud, make_odometry, make_pose_stamped
+from dynamics_stack.ros.nav_convert import grid_to_elevation_cloud, make_odometry, make_path, make_pose_stamped
 
 FAST = {  # small planning problems: these tests check the node's behaviour, not the planner's quality
     "planner.mppi.num_samples": 64,
@@ -49,6 +50,7 @@ class RobotFeed(Node):
         self.pub_odom = self.create_publisher(Odometry, "odometry", 10)
         self.pub_map = self.create_publisher(PointCloud2, "elevation_map", 10)
         self.pub_goal = self.create_publisher(PoseStamped, "goal_pose", QoSProfile(depth=10))
+        self.pub_route = self.create_publisher(PathMsg, "route", QoSProfile(depth=1))
         self.commands: list[list[float]] = []
         self.status: list[dict] = []
         self.stamped_msgs: list[TwistStamped] = []
@@ -64,6 +66,7 @@ class RobotFeed(Node):
         self.map_age = 0.0
         self.odom_on = True
         self.map_on = True
+        self.maps_sent = 0
         self.position = (0.0, 0.0, 0.6)
         heights = np.zeros((121, 121), np.float32)  # 12 m x 12 m of flat ground at z = 0
         self.heights, self.origin = heights, (-6.0, -6.0)
@@ -100,9 +103,15 @@ class RobotFeed(Node):
             self.pub_map.publish(
                 grid_to_elevation_cloud(self.heights, self.origin, 0.1, "odom", self.now() - self.map_age)
             )
+            self.maps_sent += 1
 
     def send_goal(self, x: float, y: float, frame: str = "odom") -> None:
         self.pub_goal.publish(make_pose_stamped(frame, self.now(), x, y))
+
+    def send_route(self, xy: list[tuple[float, float]], frame: str = "odom") -> None:
+        """One nav_msgs/Path through ``xy``, as a global planner publishes a route: once."""
+        poses = np.array([[x, y, 0.0] for x, y in xy])
+        self.pub_route.publish(make_path(poses, frame, self.now()))
 
     def goal_until_taken(self, x: float, y: float) -> None:
         """Re-send the goal every 0.5 s while the planner reports no goal (DDS discovery may drop the first)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -198,15 +199,24 @@ def test_cli_import_bag_and_record(ros_context, tmp_path, spin_until, capsys):
     code = main(["nav", "import-bag", str(tmp_path / "bag"), "--out", str(tmp_path / "x"), "--map-topic", "/grid_map"])
     err = capsys.readouterr().err
     assert code == 2 and "missing topic(s) ['/grid_map']" in err and "Traceback" not in err
-    # record: live odometry and maps from a standing robot, for 3 s.
+    # record: live odometry and maps from a standing robot until Ctrl-C, sent once the recorder has subscribed to
+    # both and ten more maps went out (a fixed --duration lost every map on a loaded machine: discovery came late).
     feed = RobotFeed(ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(feed)
     cli = [sys.executable, "-m", "dynamics_stack.cli", "nav"]
     proc = subprocess.Popen(
-        [*cli, "record", str(tmp_path / "live"), "--duration", "3"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [*cli, "record", str(tmp_path / "live"), "--duration", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
+
+        def subscribed() -> bool:
+            return feed.pub_map.get_subscription_count() > 0 and feed.pub_odom.get_subscription_count() > 0
+
+        assert spin_until(executor, subscribed, 60.0), "the recorder never subscribed"
+        sent = feed.maps_sent
+        assert spin_until(executor, lambda: feed.maps_sent >= sent + 10, 60.0)
+        proc.send_signal(signal.SIGINT)
         spin_until(executor, lambda: proc.poll() is not None, 60.0)
     finally:
         executor.shutdown()
@@ -218,4 +228,6 @@ def test_cli_import_bag_and_record(ros_context, tmp_path, spin_until, capsys):
 
     with Reader(tmp_path / "live") as reader:
         counts = {c.topic: c.msgcount for c in reader.connections}
-    assert counts["/odometry"] > 20 and counts["/elevation_map"] > 2
+    # Maps: at least one, not a rate: record takes sensor-data QoS (best effort), which loses a ~180 kB cloud
+    # (121 x 121 points) whole when one of its UDP fragments drops; on a loaded machine most of them.
+    assert counts["/odometry"] > 20 and counts["/elevation_map"] >= 1

@@ -38,6 +38,17 @@ def test_check_scenario_names_file_and_field_of_a_bad_file(tmp_path, capsys):
     assert "1 of 2 scenario file(s) valid" in err
 
 
+def test_make_scenarios_writes_family_files_that_check_scenario_accepts(tmp_path, capsys):
+    assert main(["nav", "make-scenarios", "--out", str(tmp_path), "--family", "door", "--count", "2"]) == 0
+    files = sorted(tmp_path.glob("*.yaml"))
+    assert [f.name for f in files] == ["door_s0000.yaml", "door_s0001.yaml"]
+    assert main(["nav", "check-scenario", *map(str, files)]) == 0
+    assert main(["nav", "make-scenarios", "--out", str(tmp_path), "--family", "maze"]) == 2
+    assert "maze" in capsys.readouterr().err
+    assert main(["nav", "make-scenarios", "--out", str(tmp_path), "--list"]) == 0
+    assert "corridor:" in capsys.readouterr().out
+
+
 def test_render_scenario_writes_a_png_with_trajectories(tmp_path, capsys):
     scenario = next(p for p in shipped_scenarios() if p.stem == "walls_barrier_02")
     csv = tmp_path / "path.csv"

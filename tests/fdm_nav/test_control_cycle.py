@@ -14,11 +14,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from dynamics_stack.ros.nav_types import ElevationGrid, OdomSample
 from fdm_nav.control_cycle import ControlCycle, InputRefused
 from fdm_nav.node_cfg import PlannerNodeCfg
 from fdm_nav.planner import PlannerCfg, default_mppi
+from fdm_nav.recovery import RecoveryCfg
 
 ZERO = [0.0, 0.0, 0.0]
 
@@ -175,17 +177,140 @@ def test_no_safe_plan_is_blocked_by_risk_with_zero():
     assert decision.stop and decision.command.tolist() == ZERO and decision.plan is not None
 
 
-def test_inputs_in_another_frame_and_routes_to_another_goal_are_refused():
+def test_inputs_in_another_frame_are_refused():
     cycle = ready_cycle()
     with pytest.raises(InputRefused, match="goal_pose frame 'map' is not the odometry frame 'odom'"):
         cycle.set_goal("map", np.array([1.0, 0.0, 0.0]))
     with pytest.raises(InputRefused, match="elevation_map frame 'map'"):
         cycle.check_frame("elevation_map", "map")
+    with pytest.raises(InputRefused, match="route frame 'map'"):
+        cycle.set_route("map", np.array([[0.0, 0.0], [5.0, 0.0]]))
     cycle.check_frame("elevation_map", "")  # an empty frame is taken as the odometry's
-    with pytest.raises(InputRefused, match="route does not end at the current goal"):
-        cycle.set_route("odom", np.array([[0.0, 0.0], [0.0, 4.0]]))
-    cycle.set_route("odom", np.array([[0.0, 0.0], [2.0, 1.0], [5.0, 0.0]]))
-    assert cycle.carrot is not None and cycle.tick(now=100.05).command is not None
+
+
+DETOUR = np.array([[0.0, 0.0], [0.0, 3.0], [3.0, 3.0], [3.0, 0.0]])  # to (3, 0) by way of y = 3
+
+
+def _follows_detour(cycle: ControlCycle, now: float) -> bool:
+    """The cycle chases the detour's carrot, 3 m along it at (0, 3), not the goal straight ahead."""
+    decision = cycle.tick(now=now)
+    carrot = cycle.carrot.goal(torch.zeros(2)).tolist() if cycle.carrot is not None else None
+    return cycle.report()["route"] and carrot == pytest.approx([0.0, 3.0]) and decision.command is not None
+
+
+@pytest.mark.parametrize("order", ["goal_then_route", "route_then_goal", "route_for_the_next_goal_first"])
+def test_a_route_is_followed_whichever_of_route_and_goal_comes_first(order):
+    cycle = ready_cycle()  # a goal at (5, 0) is already set
+    if order == "goal_then_route":
+        cycle.set_goal("odom", np.array([3.0, 0.0, 0.0]))
+        cycle.set_route("odom", DETOUR)
+    elif order == "route_then_goal":
+        cycle = ControlCycle(Inline())
+        cycle.configure(node_cfg())
+        cycle.take_map(flat_map(100.0))
+        cycle.take_odometry(odom(100.0))
+        cycle.set_route("odom", DETOUR)  # before any goal: kept
+        assert cycle.carrot is None and cycle.tick(now=100.05).command is None and cycle.status == "idle"
+        cycle.set_goal("odom", np.array([3.0, 0.0, 0.0]))
+    else:  # the route to the next goal overtakes that goal: kept, not used for the goal at (5, 0)
+        cycle.set_route("odom", DETOUR)
+        assert cycle.carrot is None and not cycle.report()["route"]
+        cycle.set_goal("odom", np.array([3.0, 0.2, 0.0]))  # within 1 m of the route's end: its goal
+    assert _follows_detour(cycle, 100.05)
+    cycle.set_goal("odom", np.array([-3.0, 0.0, 0.0]))  # a goal the held route does not lead to: straight there
+    assert cycle.carrot is None and not cycle.report()["route"]
+
+
+def test_the_same_route_again_keeps_the_carrots_progress():
+    """The node subscribes to the route twice (latched and volatile), so one route can come twice."""
+    cycle = ready_cycle()
+    cycle.set_goal("odom", np.array([3.0, 0.0, 0.0]))
+    cycle.set_route("odom", DETOUR)
+    carrot = cycle.carrot
+    carrot.goal(torch.tensor([0.0, 2.9]))  # the robot reached the route's corner at (0, 3), 3 m along it
+    assert carrot.progress == pytest.approx(3.0)
+    cycle.set_route("odom", DETOUR.copy())
+    assert cycle.carrot is carrot and carrot.progress == pytest.approx(3.0)
+    cycle.set_route("odom", DETOUR[::-1].copy())  # a route to (0, 0): kept, not followed to (3, 0)
+    assert cycle.carrot is carrot
+    cycle.set_route("odom", np.array([[0.0, 0.0], [1.5, 1.0], [3.0, 0.0]]))  # a new route to the goal: new carrot
+    assert cycle.carrot is not carrot and cycle.carrot.progress == 0.0
+
+
+def _blocked_cycle(**recovery) -> ControlCycle:
+    """A robot that never moves (its odometry stays at the origin), a goal 5 m ahead, a 1 s progress window."""
+    settings = {"window": 1.0, "wait_time": 0.3, "backup_distance": 0.15, "rotate_angle": 0.25, **recovery}
+    return ready_cycle(recovery=RecoveryCfg(**settings))
+
+
+def _run(cycle: ControlCycle, t0: float, t1: float) -> list[tuple[float, str, str, list[float] | None]]:
+    """Ticks every 0.1 s from t0 to t1 with fresh odometry at the same place: (time, state, reason, command)."""
+    out = []
+    for k in range(round((t1 - t0) / 0.1) + 1):
+        now = t0 + 0.1 * k
+        cycle.take_odometry(odom(now))
+        cycle.take_map(flat_map(now))
+        decision = cycle.tick(now=now)
+        command = None if decision.command is None else cycle.gate(decision.command, decision.stop).tolist()
+        out.append((now, cycle.status, cycle.reason, command))
+    return out
+
+
+def test_a_blocked_robot_goes_through_no_progress_and_each_recovery_to_aborted():
+    cycle = _blocked_cycle()
+    log = _run(cycle, 100.0, 108.0)
+    states = [s for _, s, _, _ in log]
+    first = states.index("no_progress")
+    assert set(states[:first]) == {"ok"} and log[first][0] == pytest.approx(101.0)  # ok no longer than the window
+    assert "0.00 m of progress in 1.0 s (needs 0.5 m); recovery 1/3: wait 0.3 s" in log[first][2]
+    behaviours = [r.split(": ")[-1] for _, s, r, _ in log if s == "no_progress"]
+    assert behaviours == ["wait 0.3 s", "back up 0.15 m", "rotate left 0.25 rad"]
+    by_behaviour = {}
+    for _, s, r, c in log:
+        if s in ("no_progress", "recovering"):
+            by_behaviour.setdefault(r.split("recovery ")[1][:3], []).append(c)
+    assert all(c == ZERO for c in by_behaviour["1/3"])  # wait: zero
+    assert all(c == ZERO for c in (by_behaviour["2/3"][0], by_behaviour["3/3"][0]))  # each starts from a stop
+    assert all(c[0] < 0 and c[1] == 0 and c[2] == 0 for c in by_behaviour["2/3"][1:])  # back up: straight back
+    assert all(c[0] == 0 and c[2] > 0 for c in by_behaviour["3/3"][1:])  # rotate in place, toward the goal's side
+    end = states.index("aborted")
+    assert log[end][3] == ZERO and cycle.goal is None
+    assert log[end][2].endswith("after 3 recoveries (wait, backup, rotate): goal given up")
+    assert set(states[end + 1 :]) == {"aborted"} and all(c is None for *_, c in log[end + 1 :])  # quiet, still shown
+    assert cycle.report()["recoveries"] == 3
+
+
+def test_progress_keeps_the_planner_in_charge():
+    cycle = _blocked_cycle()
+    for k in range(40):  # 0.6 m/s toward the goal: more than the 0.5 m per 1 s window the checker needs
+        now = 100.0 + 0.1 * k
+        cycle.take_odometry(odom(now, x=0.06 * k))
+        cycle.take_map(flat_map(now))
+        cycle.tick(now=now)
+        assert cycle.status == "ok", (k, cycle.reason)
+
+
+def test_a_behaviour_the_model_judges_unsafe_is_refused_and_the_next_one_tried():
+    walls = np.zeros((121, 121), np.float32)
+    walls[:58, :] = 1.0  # a wall 0.2 m behind the robot's centre (x <= -0.3 m): backing up would hit it
+    cycle = _blocked_cycle(behaviours=("backup", "rotate"), max_recoveries=2)
+    cycle.take_map(flat_map(100.0, walls))
+    log = []
+    for k in range(30):
+        now = 100.0 + 0.1 * k
+        cycle.take_odometry(odom(now))
+        cycle.take_map(flat_map(now, walls))
+        decision = cycle.tick(now=now)
+        log.append((cycle.status, cycle.reason, decision.command.tolist() if decision.command is not None else None))
+    refused = [r for s, r, _ in log if s == "recovering" and "refused" in r]
+    assert refused and refused[0].startswith("back up 0.15 m (recovery 1/2): refused, predicted failure risk 1.00")
+    assert any(s == "no_progress" and "rotate" in r for s, r, _ in log)  # the next behaviour
+    assert all(c is None or c[0] >= 0 for _, _, c in log)  # never backed into the wall
+
+
+def test_recovery_disabled_plans_on_without_progress():
+    cycle = _blocked_cycle(enabled=False)
+    assert {s for _, s, _, _ in _run(cycle, 100.0, 103.0)} == {"ok"}
 
 
 def test_the_gate_passes_stops_as_zero_and_refuses_non_finite_commands():

@@ -16,6 +16,8 @@ from fdm_nav.critics import (
     NavRolloutBatch,
     RiskCfg,
     RiskCritic,
+    RouteCfg,
+    RouteCritic,
     SmoothnessCfg,
     SmoothnessCritic,
 )
@@ -58,6 +60,22 @@ def test_limits_critic_by_hand():
     b = batch([[[1.2, 0.5, -1.5], [-0.5, 0.0, 0.0]]], [[[0, 0, 0]] * 2])
     # (1.2 - 1.0)^2 + (0.5 - 0.3)^2 + (1.5 - 1.0)^2 + (-0.3 - -0.5)^2 = 0.04 + 0.04 + 0.25 + 0.04
     assert LimitsCritic(LimitsCfg()).score(b).item() == pytest.approx(0.37)
+
+
+def test_route_critic_by_hand():
+    # Route along y = 0; a rollout at (1, 0.5) then (2, 1.0): distances 0.5 and 1.0, less the 0.2 m deadband.
+    b = batch([[[0, 0, 0]] * 2], [[[1.0, 0.5, 0.0], [2.0, 1.0, 0.0]]])
+    b = NavRolloutBatch(
+        b.actions,
+        b.states,
+        b.failure_prob,
+        b.goal,
+        b.current_command,
+        torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]),
+    )
+    assert RouteCritic(RouteCfg(deadband=0.2)).score(b).item() == pytest.approx((0.3 + 0.8) / 2)
+    no_route = batch([[[0, 0, 0]]], [[[5.0, 5.0, 0.0]]])
+    assert RouteCritic(RouteCfg()).score(no_route).tolist() == [0.0]
 
 
 def test_unknown_critic_name_is_refused():

@@ -186,3 +186,22 @@ def test_parallel_jobs_give_the_serial_report(tmp_path):
         assert ours["success_rate"] == theirs["success_rate"] == 1.0
         assert ours["path_length_m"] == pytest.approx(theirs["path_length_m"], abs=0.05)
     assert parallel["overall"]["heuristic"]["episodes"] == 2
+
+
+def test_closed_loop_gives_a_blocked_goal_up_through_the_nodes_recovery_code():
+    # A wall with no opening between start and goal: no route, the FDM planner stops at the wall. The closed
+    # loop runs fdm_nav.recovery (the ROS node's code): each behaviour in turn, then the goal is aborted.
+    from fdm_nav.closed_loop import run_episode
+    from fdm_nav.recovery import RecoveryCfg
+
+    closed = load_scenario_text(WALL.replace("gap_width: 1.2", "gap_width: 0.0").replace("20.0\n", "40.0\n"))
+    cfg = RecoveryCfg(window=3.0, wait_time=0.5, backup_distance=0.15, rotate_angle=0.5)
+    result = run_episode(closed, FdmPlanner(load_runtime(MODEL, "onnx")), "fdm", recovery=cfg)
+    summary = {k: v for k, v in result.summary().items() if k != "trajectory"}
+    assert result.outcome == "aborted" and result.recoveries >= 3, summary  # 3 in a row without progress
+    assert result.abort_reason.endswith("after 3 recoveries (wait, backup, rotate): goal given up")
+    assert result.time_s < closed.time_limit
+    end = result.trajectory[-1]
+    assert end[0] < -0.8 - 0.3  # still on the start's side of the wall, and it never touched it
+    summary = result.summary()
+    assert summary["recovery_ticks"] > 0

@@ -177,9 +177,14 @@ def test_planner_targets_stay_in_the_workspace(ros_context, tmp_path):
         h.feed(ROPE, gripper=(0.9, 0.0, 0.5))
         assert h.spin_until(lambda: len(h.targets) > 0)
         box = h.node.cfg.planner.limits
-        for _ in range(40):  # keep inputs fresh while it observes, plans and executes
-            h.feed(ROPE)
-            h.spin_until(lambda: False, 0.1)
+
+        def executing() -> bool:
+            return any(s["state"] == "executing" for s in h.status)
+
+        for _ in range(600):  # keep inputs fresh until it has observed, planned and executes (40 was too few on a
+            h.feed(ROPE)  # loaded machine: still 'planning' after 4 s in a fresh-clone run)
+            if h.spin_until(executing, 0.1):
+                break
         assert any(s["state"] == "executing" for s in h.status), [s["state"] for s in h.status][-5:]
         pts = np.array(h.targets)
         assert (pts >= box.lo - 1e-9).all() and (pts <= box.hi + 1e-9).all()

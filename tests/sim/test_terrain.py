@@ -10,7 +10,7 @@ import torch
 
 from dynamics_stack.config import ConfigError, cfg_from_dict
 from sim.height_map import height_map_from_array
-from sim.terrain import TERRAIN_TYPES, TerrainCfg, build_terrain
+from sim.terrain import TERRAIN_TYPES, TerrainCfg, build_terrain, passage_openings
 
 SMALL = (8.0, 8.0)  # small maps keep the tests fast
 PARAMS = {
@@ -23,6 +23,7 @@ PARAMS = {
     "walls": {"layout": "random", "num_walls": 4, "length_max": 3.0},
     "pits": {"num_pits": 4, "size_max": 1.5},
     "mixed": {"tile_size": 4.0},
+    "passages": {"corridors": 1, "walls": 1, "corridor_length_max": 5.0, "wall_length_max": 6.0},
 }
 
 
@@ -36,7 +37,7 @@ def test_each_terrain_type_is_deterministic_in_its_seed(kind):
     assert torch.isfinite(a.heights).all()
 
 
-@pytest.mark.parametrize("kind", ["flat", "rough", "boxes", "pillars", "walls", "pits", "mixed"])
+@pytest.mark.parametrize("kind", ["flat", "rough", "boxes", "pillars", "walls", "pits", "mixed", "passages"])
 def test_random_terrain_types_change_with_the_seed(kind):
     a = build_terrain(TerrainCfg(type=kind, size=SMALL, seed=1, params=PARAMS[kind]))
     b = build_terrain(TerrainCfg(type=kind, size=SMALL, seed=2, params=PARAMS[kind]))
@@ -126,3 +127,26 @@ def test_terrain_config_errors_name_the_field():
         cfg_from_dict(TerrainCfg, {"type": "stairs", "params": {"riser": 0.1}}, source="x.yaml")
     with pytest.raises(ConfigError, match="size"):
         cfg_from_dict(TerrainCfg, {"type": "flat", "size": [0.1, 10.0]}, source="x.yaml")
+
+
+@pytest.mark.parametrize(("what", "widths"), [("corridors", (1.2, 2.0)), ("walls", (0.9, 1.5))])
+def test_passage_openings_lead_through_free_gaps_of_the_drawn_widths(what, widths):
+    """The data generator drives robots from each opening's approach point to its exit: that line is free, and
+    across its middle the free width is the corridor's (1.2-2.0 m) or the door's (0.9-1.5 m)."""
+    count = {"corridors": 0, "walls": 0, what: 1}
+    for seed in range(6):
+        cfg = TerrainCfg(type="passages", size=(20.0, 20.0), seed=seed, params={**count, "clutter": 0, "doors_max": 1})
+        hm, openings = build_terrain(cfg), passage_openings(cfg)
+        assert openings.shape == (1, 4)
+
+        def blocked(p, hm=hm) -> bool:
+            return bool(hm.unsafe(torch.as_tensor(p, dtype=torch.float32)))
+
+        a, b = openings[0, :2], openings[0, 2:]
+        assert not any(blocked(a + t * (b - a)) for t in np.linspace(0.0, 1.0, 400))
+        mid, d = (a + b) / 2, (b - a) / np.linalg.norm(b - a)
+        across = np.array([-d[1], d[0]])
+        free = [next(k for k in range(1, 80) if blocked(mid + sign * 0.025 * k * across)) for sign in (-1, 1)]
+        width = 0.025 * sum(free)
+        assert widths[0] - 0.1 <= width <= widths[1] + 0.1, (seed, width)
+    assert passage_openings(TerrainCfg(type="walls", size=(20.0, 20.0))).shape == (0, 4)
