@@ -37,7 +37,6 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from dynamics_stack.config import ConfigError
-from dynamics_stack.ros.diagnostics import diagnostics
 from dynamics_stack.ros.image_convert import ImageError, camera_from_info, image_to_array
 from dynamics_stack.ros.lifecycle_io import LifecycleIo
 from dynamics_stack.ros.node_params import declare_parameters, read_parameters
@@ -52,6 +51,8 @@ from visual_irl.reward_cycle import KEYPOINT_FIELDS
 
 class KeypointDetectorNode(LifecycleIo, LifecycleNode):
     """See the module docstring."""
+
+    HARDWARE_ID = "keypoint_detector"
 
     def __init__(self, node_name: str = "keypoint_detector", **kwargs):
         super().__init__(node_name, **kwargs)
@@ -141,16 +142,6 @@ class KeypointDetectorNode(LifecycleIo, LifecycleNode):
     def _log(self, result: Detection) -> None:
         if result.why:
             self.get_logger().warning(f"no keypoints for this frame: {result.why}", throttle_duration_sec=1.0)
-
-    # ---- reporting ----
-    def report(self) -> None:
-        if not self._active:
-            return
-        ok, message, values = self.cycle.report()
-        stamp = self.get_clock().now().to_msg()
-        self._pubs["diagnostics"].publish(
-            diagnostics(f"{self.get_name()}: frames", ok, message, values, stamp, hardware_id="keypoint_detector")
-        )
 
 
 def main(args: list[str] | None = None) -> None:

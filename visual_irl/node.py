@@ -54,7 +54,6 @@ from visualization_msgs.msg import MarkerArray
 from dynamics_stack.checkpoint import ModelFileError
 from dynamics_stack.config import ConfigError
 from dynamics_stack.paths import resolve_package_file
-from dynamics_stack.ros.diagnostics import diagnostics
 from dynamics_stack.ros.lifecycle_io import LifecycleIo
 from dynamics_stack.ros.node_params import declare_parameters, read_parameters
 from dynamics_stack.ros.pointcloud import PointCloudError, pointcloud2_to_array
@@ -67,6 +66,8 @@ from visual_irl.reward_cycle import KEYPOINT_FIELDS, OBJECT_FIELDS, FrameResult,
 
 class IrlRewardNode(LifecycleIo, LifecycleNode):
     """See the module docstring."""
+
+    HARDWARE_ID = "irl_reward"
 
     def __init__(self, node_name: str = "irl_reward", **kwargs):
         super().__init__(node_name, **kwargs)
@@ -154,16 +155,6 @@ class IrlRewardNode(LifecycleIo, LifecycleNode):
     def _log(self, result: FrameResult | None) -> None:
         if result is not None and result.why:
             self.get_logger().warning(f"no reward for this frame: {result.why}", throttle_duration_sec=1.0)
-
-    # ---- reporting ----
-    def report(self) -> None:
-        if not self._active:
-            return
-        ok, message, values = self.cycle.report()
-        stamp = self.get_clock().now().to_msg()
-        self._pubs["diagnostics"].publish(
-            diagnostics(f"{self.get_name()}: frames", ok, message, values, stamp, hardware_id="irl_reward")
-        )
 
 
 def _duration(seconds: float) -> Duration:

@@ -2,7 +2,9 @@
 
 A node using this keeps its subscriptions in ``self._subs`` (list), its lifecycle publishers
 in ``self._pubs`` (dict), its report timer in ``self._timer`` and its rclpy-free decision
-core in ``self.cycle``; ``on_configure`` (the node's own) creates them. Activation only
+core in ``self.cycle``, whose ``report()`` gives (ok, message, values) for ``/diagnostics``
+(published on ``self._pubs["diagnostics"]`` under ``HARDWARE_ID``); ``on_configure`` (the
+node's own) creates them and the report timer calls ``report``. Activation only
 opens the gate (lifecycle publishers follow the node's state), cleanup and shutdown destroy
 everything configure made, so a reconfigure starts from nothing. Put it before
 ``LifecycleNode`` in the bases: ``class MyNode(LifecycleIo, LifecycleNode)``.
@@ -14,9 +16,14 @@ from typing import Any
 
 from rclpy.lifecycle import State, TransitionCallbackReturn
 
+from dynamics_stack.ros.diagnostics import diagnostics
+
 
 class LifecycleIo:
     """activate / deactivate / cleanup / shutdown for the I/O layout in the module docstring."""
+
+    HARDWARE_ID: str = ""
+    """The ``hardware_id`` of the node's diagnostics (its executable's name)."""
 
     _active: bool
     _subs: list[Any]
@@ -49,3 +56,14 @@ class LifecycleIo:
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)  # type: ignore[attr-defined]
         self._subs, self._pubs, self._timer, self.cycle = [], {}, None, None
+
+    def report(self) -> None:
+        """Publish the decision core's frame counts on ``/diagnostics`` while active."""
+        if not self._active:
+            return
+        ok, message, values = self.cycle.report()
+        stamp = self.get_clock().now().to_msg()  # type: ignore[attr-defined]
+        name = self.get_name()  # type: ignore[attr-defined]
+        self._pubs["diagnostics"].publish(
+            diagnostics(f"{name}: frames", ok, message, values, stamp, hardware_id=self.HARDWARE_ID)
+        )
