@@ -30,7 +30,7 @@ from sim.episode import FAILURE_KINDS
 
 GRAVITY = 9.81  # m/s^2
 CONTACT_FORCE = 1.0  # N: Isaac Lab velocity tasks, termination "base_contact" (illegal_contact threshold 1.0)
-STUCK_SPEED = 0.1  # m/s: below this a commanded robot counts as not moving (the embedded simulator's rule of thumb)
+STUCK_SPEED = 0.1  # m/s: the embedded simulator counts commands above 0.1 m/s as "commanded" (sim.terrain_sim)
 
 
 @dataclass(frozen=True, kw_only=True)
