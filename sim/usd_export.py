@@ -7,7 +7,8 @@ Stage layout (``STAGE`` names every path; the Isaac runner reads the same names)
         terrain                  Mesh: the whole terrain as ONE triangle mesh (the ray-cast scanner takes one
                                  mesh), CollisionAPI + MeshCollisionAPI (approximation none: the triangles
                                  themselves), physics material bound with purpose "physics"
-      Looks/terrain_physics      Material with PhysicsMaterialAPI (static/dynamic friction, restitution)
+      Looks/terrain_physics      Material with PhysicsMaterialAPI (static/dynamic friction, restitution) and
+                                 PhysxMaterialAPI's combine modes
       start                      Xform at the start pose on the ground (translate x, y, z; rotateZ = yaw);
                                  attributes dynstack:x, dynstack:y, dynstack:yaw [m, m, rad]
       goal                       Xform at the goal on the ground; dynstack:x, dynstack:y, dynstack:tolerance [m]
@@ -34,11 +35,15 @@ from sim.scenario import Scenario
 from sim.terrain_mesh import TriangleMesh, surface_height, terrain_mesh
 
 USD_FORMAT = "dynstack-nav-usd/1"
-# Friction of the terrain: Isaac Lab's terrain importer default (static 1.0, dynamic 1.0, restitution 0),
-# which its rough-terrain locomotion policies were trained on.
+# The terrain material of Isaac Lab's velocity tasks (LocomotionVelocityRoughEnvCfg), which its locomotion policies
+# were trained on: static and dynamic friction 1.0, restitution 0, friction and restitution combined by "multiply".
 STATIC_FRICTION = 1.0
 DYNAMIC_FRICTION = 1.0
 RESTITUTION = 0.0
+COMBINE_MODE = "multiply"
+# PhysX's own material schema (PhysxSchema is not in usd-core): applied by name, its attributes written as tokens.
+PHYSX_MATERIAL_API = "PhysxMaterialAPI"
+PHYSX_COMBINE_ATTRS = ("physxMaterial:frictionCombineMode", "physxMaterial:restitutionCombineMode")
 PHYSICS_PURPOSE = "physics"  # UsdShade material purpose read by physics (UsdPhysics schema documentation)
 
 
@@ -117,7 +122,7 @@ def export_scenario_usd(scenario: Scenario, path: str | Path, height_map: Height
 
 
 def _terrain(stage, mesh: TriangleMesh) -> None:
-    from pxr import UsdGeom, UsdPhysics, UsdShade, Vt
+    from pxr import Sdf, UsdGeom, UsdPhysics, UsdShade, Vt
 
     geom = UsdGeom.Mesh.Define(stage, STAGE.terrain)
     geom.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(mesh.points))
@@ -135,6 +140,9 @@ def _terrain(stage, mesh: TriangleMesh) -> None:
     physics.CreateStaticFrictionAttr(STATIC_FRICTION)
     physics.CreateDynamicFrictionAttr(DYNAMIC_FRICTION)
     physics.CreateRestitutionAttr(RESTITUTION)
+    material.GetPrim().AddAppliedSchema(PHYSX_MATERIAL_API)
+    for name in PHYSX_COMBINE_ATTRS:
+        material.GetPrim().CreateAttribute(name, Sdf.ValueTypeNames.Token).Set(COMBINE_MODE)
     # Purpose "physics": PhysX takes the friction from this binding; a render material can be bound beside it.
     UsdShade.MaterialBindingAPI.Apply(prim).Bind(material, UsdShade.Tokens.weakerThanDescendants, PHYSICS_PURPOSE)
 

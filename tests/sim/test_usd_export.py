@@ -119,6 +119,9 @@ def test_stage_reopens_with_the_expected_prims_apis_and_values(tmp_path):
     assert bound.GetPath() == STAGE.material
     material = UsdPhysics.MaterialAPI(stage.GetPrimAtPath(STAGE.material))
     assert material.GetStaticFrictionAttr().Get() == pytest.approx(1.0)
+    # Authored for PhysX; usd-core has no PhysxSchema, so it lists the schema as authored metadata only.
+    assert "PhysxMaterialAPI" in material.GetPrim().GetMetadata("apiSchemas").GetAddedOrExplicitItems()
+    assert material.GetPrim().GetAttribute("physxMaterial:frictionCombineMode").Get() == "multiply"
     info = read_stage_info(path)
     assert info["format"] == USD_FORMAT and info["scenario"] == "walls_barrier_02"
     assert info["source"] == scenario.source and info["platform"] == "anymal_d"
