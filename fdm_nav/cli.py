@@ -2,7 +2,8 @@
 
 Commands: ``gen-data`` (sharded, resumable dataset), ``data-info`` (manifest
 summary), ``check-scenario`` (validate scenario files), ``make-scenarios``
-(scenario files drawn from families), ``render-scenario`` (top-down PNG). Heavy imports happen inside the commands so ``dynstack --help``
+(scenario files drawn from families), ``render-scenario`` (top-down PNG); ``export-usd``
+(USD stages for Isaac Sim) in ``fdm_nav.cli_isaac``. Heavy imports happen inside the commands so ``dynstack --help``
 stays fast.
 """
 
@@ -101,6 +102,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from fdm_nav.cli_ros import register_ros_commands  # import-bag, record (rosbag2)
 
     register_ros_commands(sub)
+
+    from fdm_nav.cli_isaac import register_isaac_commands  # export-usd (Isaac Sim stages)
+
+    register_isaac_commands(sub)
 
 
 def _make_scenarios(args: argparse.Namespace) -> int:

@@ -9,11 +9,12 @@ import argparse
 import json
 from pathlib import Path
 
-# Topics ``dynstack nav record`` takes by default, with their types (what import-bag reads).
+from fdm_nav.runner_contract import CMD_VEL, ELEVATION_MAP, ODOMETRY
+
+# Topics ``dynstack nav record`` takes by default, with their types (what import-bag reads): the runner contract's
+# odometry, map and command, and the embedded simulator's failure status.
 DEFAULT_TOPICS = {
-    "/odometry": "nav_msgs/msg/Odometry",
-    "/elevation_map": "sensor_msgs/msg/PointCloud2",
-    "/cmd_vel": "geometry_msgs/msg/Twist",
+    **{f"/{spec.name}": spec.type for spec in (ODOMETRY, ELEVATION_MAP, CMD_VEL)},
     "/terrain_sim/status": "std_msgs/msg/String",
 }
 

@@ -8,12 +8,12 @@ zero-order hold as the dataset). An episode ends at the goal (success, within
 the scenario's tolerance), at the first failure (collision, fall, stuck,
 tipping; its cause is kept), when the progress checker gives the goal up
 (aborted: ``fdm_nav.recovery``, the same code as the ROS node's) or at the
-time limit (timeout).
+time limit (timeout). The outcome is kept by ``sim.episode.EpisodeTracker``,
+the bookkeeping the Isaac Sim runner shares, so both report the same fields.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -26,45 +26,31 @@ from fdm_nav.history import HistoryBuffer
 from fdm_nav.observation import CONTROL_RATE, PROPRIO_DIM, fill_nan_nearest
 from fdm_nav.planner import NavPlanner
 from fdm_nav.recovery import Recovery, RecoveryCfg, remaining_and_bearing, run_step
+from sim.episode import Episode, EpisodeTracker
 from sim.scenario import Scenario, make_sim
+from sim.terrain_sim import FAILURE_CAUSES
 
 TICK = 1.0 / CONTROL_RATE  # s, planning period
 RECORD_AFTER = (2, 5)  # physics steps (0.02 s) inside a 0.1 s tick after which a 20 Hz sample is taken
-FAILURE_NAMES = {1: "collision", 2: "fall", 3: "stuck", 4: "tipping"}
 
 
 @dataclass
-class EpisodeResult:
-    """Outcome of one closed-loop episode."""
+class EpisodeResult(Episode):
+    """Outcome of one closed-loop episode: the fields every simulator reports (``sim.episode``) and the planner's."""
 
-    scenario: str
-    planner: str
-    outcome: str  # 'success', 'failure', 'timeout', 'aborted'
-    failure_cause: str | None
-    time_s: float
-    path_length_m: float
     plan_ms: list[float] = field(default_factory=list)
-    trajectory: list[list[float]] = field(default_factory=list)  # [[x, y, yaw], ...] every tick
     blocked_ticks: int = 0
     recoveries: int = 0  # recovery behaviours started
     recovery_ticks: int = 0  # cycles spent in a behaviour
-    abort_reason: str = ""
 
     def summary(self) -> dict:
         ms = sorted(self.plan_ms) or [float("nan")]
         return {
-            "scenario": self.scenario,
-            "planner": self.planner,
-            "outcome": self.outcome,
-            "failure_cause": self.failure_cause,
-            "time_s": round(self.time_s, 2),
-            "path_length_m": round(self.path_length_m, 3),
+            **super().summary(),
             "plan_ms_median": round(ms[len(ms) // 2], 3),
             "blocked_ticks": self.blocked_ticks,
             "recoveries": self.recoveries,
             "recovery_ticks": self.recovery_ticks,
-            "abort_reason": self.abort_reason,
-            "trajectory": self.trajectory,
         }
 
 
@@ -106,21 +92,19 @@ def run_episode(
     final = torch.tensor([scenario.goal.x, scenario.goal.y, float("nan")])
     carrot = Carrot(route, lookahead) if route is not None else None
     watch = Recovery(recovery or RecoveryCfg(), TICK)
-    result = EpisodeResult(scenario.name, planner_name, "timeout", None, scenario.time_limit, 0.0)
+    result = EpisodeResult(scenario.name, planner_name)
+    track = EpisodeTracker.for_scenario(scenario, planner_name, episode=result)  # success, failure, abort, timeout
     ticks = round(scenario.time_limit / TICK)
-    last = sim.poses[0, :2].clone()
     for k in range(ticks):
         pose = sim.poses[0].clone()
-        result.trajectory.append([round(float(v), 4) for v in pose])
-        if math.hypot(float(pose[0]) - scenario.goal.x, float(pose[1]) - scenario.goal.y) <= scenario.goal.tolerance:
-            result.outcome, result.time_s = "success", k * TICK
+        if track.observe(k * TICK, pose.tolist()):
             break
         proprio, state = history.inputs()
         goal = final if carrot is None else torch.cat([carrot.goal(pose[:2].cpu()), final[2:]])
         path = None if carrot is None else carrot.ahead()
         step = watch.step(k * TICK, *remaining_and_bearing(pose.cpu().numpy(), goal.numpy(), final.numpy(), carrot))
         if step.action == "abort":
-            result.outcome, result.time_s, result.abort_reason = "aborted", k * TICK, step.reason
+            track.abort(k * TICK, step.reason)
             break
         if step.reset_planner:
             planner.reset()
@@ -141,15 +125,8 @@ def run_episode(
             sim.step(command)
             if s in RECORD_AFTER:
                 history.push(sim.proprio()[0], sim.poses[0], bool(sim.failed[0]), float(sim.energy[0]))
-        result.path_length_m += float(torch.linalg.vector_norm(sim.poses[0, :2] - last))
-        last = sim.poses[0, :2].clone()
+        track.moved(sim.poses[0].tolist())
         if bool(sim.failed[0]):
-            cause = int(sim.failure_cause[0])
-            result.outcome, result.failure_cause, result.time_s = (
-                "failure",
-                FAILURE_NAMES.get(cause, str(cause)),
-                (k + 1) * TICK,
-            )
-            result.trajectory.append([round(float(v), 4) for v in sim.poses[0]])
+            track.fail((k + 1) * TICK, FAILURE_CAUSES[int(sim.failure_cause[0])], sim.poses[0].tolist())
             break
     return result

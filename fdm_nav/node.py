@@ -59,6 +59,7 @@ from dynamics_stack.ros.stamps import now_sec
 from fdm_nav.control_cycle import ControlCycle, Decision, InputRefused
 from fdm_nav.markers import plan_path, rollout_markers
 from fdm_nav.node_cfg import PlannerNodeCfg
+from fdm_nav.runner_contract import CMD_VEL, ELEVATION_MAP, GOAL_POSE, ODOMETRY
 from fdm_nav.safety import DropCounter
 
 # A global planner publishes its route once, often as soon as the goal arrives, which can be before its
@@ -141,16 +142,18 @@ class PlannerNode(LifecycleNode):
             self.cycle.status, self.cycle.reason = "unconfigured", f"configure failed: {exc}"
             return TransitionCallbackReturn.FAILURE
         self._pubs = {
-            "cmd_vel": self.create_lifecycle_publisher(TwistStamped if cfg.cmd_vel_stamped else Twist, "cmd_vel", 10),
+            "cmd_vel": self.create_lifecycle_publisher(
+                TwistStamped if cfg.cmd_vel_stamped else Twist, CMD_VEL.name, 10
+            ),
             "plan": self.create_lifecycle_publisher(PathMsg, "~/plan", 1),
             "rollouts": self.create_lifecycle_publisher(MarkerArray, "~/rollouts", 1),
             "status": self.create_lifecycle_publisher(String, "~/status", 10),
             "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10),
         }
         subscriptions = (  # (type, topic, callback, queue, callback group)
-            (Odometry, "odometry", self._on_odometry, ODOM_QOS, self._inputs_group),
-            (map_msg_type, "elevation_map", self._on_map, QoSProfile(depth=2), self._map_group),
-            (PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=5), self._inputs_group),
+            (Odometry, ODOMETRY.name, self._on_odometry, ODOM_QOS, self._inputs_group),
+            (map_msg_type, ELEVATION_MAP.name, self._on_map, QoSProfile(depth=2), self._map_group),
+            (PoseStamped, GOAL_POSE.name, self._on_goal, QoSProfile(depth=5), self._inputs_group),
             (PathMsg, "route", self._on_route, QoSProfile(depth=1), self._inputs_group),
             (PathMsg, "route", self._on_route, ROUTE_LATCHED_QOS, self._inputs_group),
         )

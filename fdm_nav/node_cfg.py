@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from fdm_nav.observation import CONTROL_RATE
 from fdm_nav.planner import PlannerCfg, TraversabilityCfg
 from fdm_nav.recovery import RecoveryCfg
+from fdm_nav.runner_contract import BASE_FRAME
 
 BACKENDS = ("torch", "onnx")
 PLANNER_TYPES = ("fdm", "heuristic")
@@ -82,7 +83,7 @@ class PlannerNodeCfg:
     """Consecutive overruns served from the shifted previous plan before the node publishes zero."""
     cmd_vel_stamped: bool = False
     """Publish geometry_msgs/TwistStamped instead of Twist on cmd_vel (takes effect at configure)."""
-    base_frame: str = "base_link"
+    base_frame: str = BASE_FRAME
     """frame_id of TwistStamped commands (REP-105); empty: the odometry's child_frame_id."""
     map_type: str = "auto"
     """Elevation map message: 'auto' (grid_map_msgs/GridMap when that package is importable, else

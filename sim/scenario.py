@@ -1,7 +1,8 @@
 """Navigation scenario files (YAML): terrain, platform, start, goal, time limit.
 
-The same files feed the embedded simulator, the planner benchmark and the
-terrain_sim node (Isaac Sim runners could read them too; none exists yet). Format (every field required unless marked optional):
+The same files feed the embedded simulator, the planner benchmark, the
+terrain_sim node, ``dynstack nav export-usd`` and the Isaac Sim runner
+(``sim/isaac/``). Format (every field required unless marked optional):
 
     name: stairs_up_01
     platform: anymal_d                    # a file in sim/platforms/ (or a path)

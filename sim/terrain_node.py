@@ -57,6 +57,7 @@ from dynamics_stack.ros.nav_convert import (
 from dynamics_stack.ros.node_params import declare_parameters, read_parameters
 from dynamics_stack.ros.spin import run_node
 from dynamics_stack.ros.stamps import now_sec
+from fdm_nav.runner_contract import CLOCK, CMD_VEL, ELEVATION_MAP, GOAL_POSE, ODOMETRY
 from sim.platform import load_platform
 from sim.route import route_or_line
 from sim.scenario import load_scenario, make_sim, scenario_path
@@ -77,21 +78,22 @@ class TerrainSimNode(Node):
         self.use_sim_time_stamps = cfg.publish_clock
         reliable = QoSProfile(depth=10)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.pub_odom = self.create_publisher(Odometry, "odometry", reliable)
-        self.pub_map = self.create_publisher(PointCloud2, "elevation_map", reliable)
+        # Topic names, types and frames are the runner contract's (fdm_nav.runner_contract), shared with the Isaac runner.
+        self.pub_odom = self.create_publisher(Odometry, ODOMETRY.name, reliable)
+        self.pub_map = self.create_publisher(PointCloud2, ELEVATION_MAP.name, reliable)
         self.pub_footprint = self.create_publisher(MarkerArray, "~/footprint", 1)
         self.pub_status = self.create_publisher(String, "~/status", 10)
         self.pub_route = self.create_publisher(PathMsg, "route", latched)
-        self.pub_goal = self.create_publisher(PoseStamped, "goal_pose", QoSProfile(depth=1))
+        self.pub_goal = self.create_publisher(PoseStamped, GOAL_POSE.name, QoSProfile(depth=1))
         self.pub_clock = None
         if cfg.publish_clock:
             from rosgraph_msgs.msg import Clock
 
             self._clock_type = Clock
-            self.pub_clock = self.create_publisher(Clock, "/clock", 10)
+            self.pub_clock = self.create_publisher(Clock, CLOCK.name, 10)
         cmd_type = TwistStamped if cfg.cmd_vel_stamped else Twist
-        self.create_subscription(cmd_type, "cmd_vel", self._on_cmd, reliable)
-        self.create_subscription(PoseStamped, "goal_pose", self._on_goal, QoSProfile(depth=1))
+        self.create_subscription(cmd_type, CMD_VEL.name, self._on_cmd, reliable)
+        self.create_subscription(PoseStamped, GOAL_POSE.name, self._on_goal, QoSProfile(depth=1))
         self.bag = None
         if cfg.record:
             from dynamics_stack.ros.bag import BagWriter
@@ -131,7 +133,7 @@ class TerrainSimNode(Node):
             self.get_logger().warning(f"cmd_vel rejected: {exc}", throttle_duration_sec=1.0)
             return
         self.cmd, self.cmd_sim_t = cmd, self.sim.time
-        self._record("cmd_vel", msg)
+        self._record(CMD_VEL.name, msg)
 
     def _on_goal(self, msg: PoseStamped) -> None:
         try:
@@ -186,7 +188,7 @@ class TerrainSimNode(Node):
             p[3:6],
         )
         self.pub_odom.publish(odom)
-        self._record("odometry", odom)
+        self._record(ODOMETRY.name, odom)
         # Scheduled on the stamp clock (wall time, or simulated time with /clock): a simulator that falls behind
         # real time on a busy machine still sends maps at map_rate by the clock the planner checks ages with.
         if not force_map and t + 1e-9 < self.next_map_t:
@@ -194,7 +196,7 @@ class TerrainSimNode(Node):
         self.next_map_t = t + 1.0 / cfg.map_rate
         cloud = self._map_cloud(pose, t)
         self.pub_map.publish(cloud)
-        self._record("elevation_map", cloud)
+        self._record(ELEVATION_MAP.name, cloud)
         self._publish_footprint(pose, t)
         status = String(data=json.dumps(self.status()))
         self.pub_status.publish(status)

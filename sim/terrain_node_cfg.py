@@ -1,13 +1,16 @@
 """Settings of the ``terrain_sim`` ROS 2 node (``sim.terrain_node``): ``TerrainSimNodeCfg`` is every parameter it has.
 
 ``config/navigation_sim.yaml`` and the node's table in docs/ros_nodes.md are
-generated from it (``dynstack params --write``). No rclpy here.
+generated from it (``dynstack params --write``). Defaults of rates, frames and
+the command timeout are the runner contract's (``fdm_nav.runner_contract``). No rclpy here.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from fdm_nav.runner_contract import BASE_FRAME, CMD_TIMEOUT, ELEVATION_MAP, ODOM_FRAME
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,17 +25,17 @@ class TerrainSimNodeCfg:
     """Simulated seconds per wall-clock second (above 1 only makes sense with publish_clock)."""
     publish_clock: bool = False
     """Publish /clock and stamp messages with simulated time (nodes then need use_sim_time)."""
-    map_rate: float = 5.0
+    map_rate: float = ELEVATION_MAP.rate_hz
     """Elevation map, footprint and status rate [Hz] (by the stamp clock: wall time, or simulated with /clock)."""
     map_size: float = 12.0
     """Edge [m] of the square elevation map around the robot (0: the whole scenario map)."""
-    cmd_timeout: float = 0.5
+    cmd_timeout: float = CMD_TIMEOUT
     """A command older than this [s] is replaced by zero (diff_drive_controller's default)."""
     cmd_vel_stamped: bool = False
     """Subscribe geometry_msgs/TwistStamped instead of Twist on cmd_vel."""
-    odom_frame: str = "odom"
+    odom_frame: str = ODOM_FRAME
     """Fixed frame of odometry, map, route and markers (REP-105)."""
-    base_frame: str = "base_link"
+    base_frame: str = BASE_FRAME
     """Body frame of the odometry twist (REP-105)."""
     publish_route: bool = True
     """On goal_pose, publish a geometric route to it on the route topic (global-planner stand-in)."""

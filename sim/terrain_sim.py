@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from fdm_nav.observation import CONTROL_RATE, GRAVITY, PROPRIO_DIM, HeightScanCfg, height_scan
+from sim.episode import FAILURE_KINDS
 from sim.height_map import HeightMap
 from sim.platform import PlatformCfg
 
@@ -36,7 +37,7 @@ _TINY = 1e-9  # magnitudes below this are set to 0 (keeps floats out of the slow
 
 # Failure causes (dataset field ``failure_cause``).
 CAUSE_NONE, CAUSE_COLLISION, CAUSE_FALL, CAUSE_STUCK, CAUSE_TIPPING = 0, 1, 2, 3, 4
-FAILURE_CAUSES: tuple[str, ...] = ("none", "collision", "fall", "stuck", "tipping")
+FAILURE_CAUSES: tuple[str, ...] = ("none", *FAILURE_KINDS)  # the episode's names (sim.episode), shared with Isaac
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ Layers, lowest first (a module may import its own package and the layers below i
 1. ``dynamics_stack``: the shared core; it names no package above it (the
    command groups are found through entry points, see setup.py).
 2. ``fdm_nav.observation``: the observation contract, a leaf importing nothing
-   of the project, which the simulator builds its sensors on.
+   of the project, which the simulator builds its sensors on; and
+   ``fdm_nav.runner_contract``, the topics a simulator provides for the
+   planner, a leaf that imports only the observation contract.
 3. ``sim``: the embedded simulators and their nodes.
 4. ``fdm_nav``, ``pgnd``, ``visual_irl``: the three applications, which do not
    import each other.
@@ -23,19 +25,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("dynamics_stack", "sim", "fdm_nav", "pgnd", "visual_irl")
 CONTRACT = "fdm_nav.observation"
+RUNNER_CONTRACT = "fdm_nav.runner_contract"
 ALLOWED = {
     "dynamics_stack": {"dynamics_stack"},
     CONTRACT: set(),
-    "sim": {"dynamics_stack", "sim", CONTRACT},
-    "fdm_nav": {"dynamics_stack", "sim", "fdm_nav", CONTRACT},
+    RUNNER_CONTRACT: {CONTRACT},
+    "sim": {"dynamics_stack", "sim", CONTRACT, RUNNER_CONTRACT},
+    "fdm_nav": {"dynamics_stack", "sim", "fdm_nav", CONTRACT, RUNNER_CONTRACT},
     "pgnd": {"dynamics_stack", "sim", "pgnd"},
     "visual_irl": {"dynamics_stack", "sim", "visual_irl"},
 }
 
 
 def _layer(module: str) -> str:
-    if module == CONTRACT or module.startswith(CONTRACT + "."):
-        return CONTRACT
+    for leaf in (CONTRACT, RUNNER_CONTRACT):
+        if module == leaf or module.startswith(leaf + "."):
+            return leaf
     return module.split(".")[0]
 
 
